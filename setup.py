@@ -1,0 +1,92 @@
+"""Build the Cython kernels, with OpenMP where the compiler supports it.
+
+Everything else about the package is declared in pyproject.toml.
+"""
+
+import os
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+KERNELS = ["_openmp", "_elman"]
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "cpow": True,
+}
+
+OPENMP_TEST = textwrap.dedent(
+    """
+    #include <omp.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        return n > 0 ? 0 : 1;
+    }
+    """
+)
+
+
+def _openmp_flags(compiler):
+    """Compile and link flags for OpenMP, or None if this compiler lacks it."""
+    if compiler.compiler_type == "msvc":
+        return ["/openmp"], []
+    flags = ["-fopenmp"]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "test_openmp.c")
+        with open(source, "w") as f:
+            f.write(OPENMP_TEST)
+        try:
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(
+                objects, "test_openmp", output_dir=tmp, extra_postargs=flags
+            )
+        except Exception:  # any compile or link failure means "no OpenMP"
+            return None
+    return flags, flags
+
+
+class BuildExtWithOpenMP(build_ext):
+    def build_extensions(self):
+        flags = _openmp_flags(self.compiler)
+        if flags is None or os.environ.get("SKRNN_NO_OPENMP"):
+            warnings.warn(
+                "OpenMP is not available with this compiler: skrnn is built "
+                "without it and its kernels will run on a single thread.",
+                stacklevel=1,
+            )
+            print("skrnn: building WITHOUT OpenMP (single-threaded kernels)", file=sys.stderr)
+        else:
+            compile_flags, link_flags = flags
+            for ext in self.extensions:
+                ext.extra_compile_args += compile_flags
+                ext.extra_link_args += link_flags
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        f"skrnn._kernels.{name}",
+        [f"skrnn/_kernels/{name}.pyx"],
+        include_dirs=[np.get_include()],
+        extra_compile_args=["-O3"] if sys.platform != "win32" else ["/O2"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    )
+    for name in KERNELS
+]
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=CYTHON_DIRECTIVES),
+    cmdclass={"build_ext": BuildExtWithOpenMP},
+)

@@ -1,0 +1,394 @@
+"""BaseRNN: what RNNClassifier and RNNRegressor share.
+
+Parameter constraints, input validation, and the training loop: mini-batch
+BPTT, gradient clipping, the optimizer step, early stopping, warm start and
+partial_fit, the loss curve and the divergence check. It follows the shape of
+``sklearn.neural_network.BaseMultilayerPerceptron``.
+"""
+
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from ._kernels._openmp import effective_n_threads
+from ._network import ElmanNetwork
+from ._optimizers import AdamOptimizer, SGDOptimizer, clip_by_global_norm
+from ._params import init_elman_params
+from ._sequences import check_n_batch_labels, check_sequences
+from .exceptions import TrainingDivergedError
+
+
+class BaseRNN(BaseEstimator, metaclass=ABCMeta):
+    """Base class for recurrent network estimators; do not use directly."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"tanh", "relu"})],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "clip_threshold": [Interval(Real, 0, None, closed="neither"), None],
+        "n_threads": [Interval(Integral, None, -1, closed="right"),
+                      Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        clip_threshold,
+        n_threads,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_threshold = clip_threshold
+        self.n_threads = n_threads
+
+    # -- hooks for the subclasses ------------------------------------------
+
+    @abstractmethod
+    def _prepare_targets(self, y, sequences, incremental):
+        """Validate ``y``, fit or check the label encoding; return 2-D targets."""
+
+    @abstractmethod
+    def _validation_split(self, n_samples, targets, rng):
+        """Indices of the training and validation parts for early stopping."""
+
+    @abstractmethod
+    def _score_raw(self, raw, targets):
+        """Validation score (higher is better) of raw outputs against targets."""
+
+    # -- input validation ----------------------------------------------------
+
+    def _validate_sequences(self, X, reset):
+        """``X`` as Sequences; sets or checks ``n_features_in_``."""
+        sequences, is_tabular = check_sequences(X, estimator_name=type(self).__name__)
+        if is_tabular:
+            # Tabular input: one univariate sequence per row, so the features
+            # scikit-learn counts are the columns. validate_data records them
+            # (and any DataFrame column names) or checks them against fit.
+            validate_data(self, X, reset=reset, skip_check_array=True)
+        elif reset:
+            self.n_features_in_ = sequences.n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        if reset:
+            self._n_step_features = sequences.n_features
+        elif sequences.n_features != self._n_step_features:
+            raise ValueError(
+                f"X has {sequences.n_features} features per time step, but "
+                f"{type(self).__name__} was fitted with {self._n_step_features} "
+                "features per time step."
+            )
+        return sequences
+
+    def _hidden_size(self):
+        sizes = np.atleast_1d(self.hidden_layer_sizes)
+        if sizes.ndim != 1 or len(sizes) == 0:
+            raise ValueError(
+                "hidden_layer_sizes must be an int or a sequence of ints; got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        if len(sizes) > 1:
+            raise ValueError(
+                "Stacked recurrent layers are not supported yet: "
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} has "
+                f"{len(sizes)} layers; give one size."
+            )
+        size = sizes[0]
+        if not np.issubdtype(np.asarray(size).dtype, np.integer) or size < 1:
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}."
+            )
+        return int(size)
+
+    # -- training --------------------------------------------------------------
+
+    def _fit(self, X, y, incremental=False):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        first_call = not hasattr(self, "_params") or (
+            not incremental and not self.warm_start
+        )
+        sequences = self._validate_sequences(X, reset=first_call)
+        targets = self._prepare_targets(y, sequences, incremental)
+        check_n_batch_labels(sequences, targets)
+        # Train in the input's precision: float32 data gives a float32 model.
+        dtype = sequences.dtype
+        if not first_call and dtype != self._params.dtype:
+            sequences.data = sequences.data.astype(self._params.dtype)
+            dtype = self._params.dtype
+        targets = targets.astype(dtype, copy=False)
+
+        n_threads = effective_n_threads(self.n_threads)
+        if first_call:
+            self._initialize(targets.shape[1], dtype)
+        elif targets.shape[1] != self._network.n_outputs:
+            raise ValueError(
+                f"y has {targets.shape[1]} outputs, but the network was fitted "
+                f"with {self._network.n_outputs}."
+            )
+
+        # The kernels call BLAS from inside their own OpenMP threads: BLAS
+        # itself must stay single-threaded there.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._fit_stochastic(sequences, targets, incremental, n_threads)
+        return self
+
+    def _initialize(self, n_outputs, dtype):
+        self._random_state = check_random_state(self.random_state)
+        self._network = ElmanNetwork(
+            self._n_step_features, self._hidden_size(), n_outputs,
+            self.activation, dtype,
+        )
+        self._params = init_elman_params(self._network.layout, self._random_state, dtype)
+        self.n_outputs_ = n_outputs
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_clipped_steps_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        if self.solver == "sgd":
+            self._optimizer = SGDOptimizer(
+                self._params, self.learning_rate_init, self.learning_rate,
+                self.momentum, self.nesterovs_momentum, self.power_t,
+            )
+        else:
+            self._optimizer = AdamOptimizer(
+                self._params, self.learning_rate_init, self.beta_1,
+                self.beta_2, self.epsilon,
+            )
+
+    def _fit_stochastic(self, sequences, targets, incremental, n_threads):
+        rng = self._random_state
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            train_idx, val_idx = self._validation_split(len(sequences), targets, rng)
+            val_sequences, val_targets = sequences.take(val_idx), targets[val_idx]
+            sequences, targets = sequences.take(train_idx), targets[train_idx]
+        n_samples = len(sequences)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. "
+                    "It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        start_time = time.perf_counter()
+        for _ in range(self.max_iter):
+            indices = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
+            total_loss = 0.0
+            for batch in gen_batches(n_samples, batch_size):
+                batch_idx = indices[batch]
+                loss = self._train_step(
+                    sequences.take(batch_idx), targets[batch_idx], n_threads
+                )
+                total_loss += loss * len(batch_idx)
+
+            self.n_iter_ += 1
+            self.loss_ = total_loss / n_samples
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(
+                    f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, "
+                    f"time = {time.perf_counter() - start_time:.2f}s"
+                )
+
+            if early_stopping:
+                self._update_validation_score(val_sequences, val_targets, n_threads)
+            else:
+                self._update_best_loss()
+            self._optimizer.iteration_ends(self.t_)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if early_stopping:
+                    msg = (
+                        "Validation score did not improve more than "
+                        f"tol={self.tol:f} for {self.n_iter_no_change} "
+                        "consecutive epochs."
+                    )
+                else:
+                    msg = (
+                        "Training loss did not improve more than "
+                        f"tol={self.tol:f} for {self.n_iter_no_change} "
+                        "consecutive epochs."
+                    )
+                if self._optimizer.trigger_stopping(msg, self.verbose):
+                    break
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+        if early_stopping:
+            self._params[...] = self._best_params
+
+    def _train_step(self, batch, batch_targets, n_threads):
+        """Forward, loss, BPTT, L2 penalty, clipping and one optimizer step."""
+        params = self._params
+        out, cache = self._network.forward(params, batch, n_threads)
+        loss, d_out = self._loss.loss_and_gradient(out, batch_targets)
+        grad = self._network.backward(params, cache, d_out, n_threads)
+
+        n_weights = self._network.layout.n_weights
+        if self.alpha > 0:
+            weights = params[:n_weights]
+            # 0.5 * alpha * ||W||^2 / batch, as MLPClassifier scales it.
+            scale = self.alpha / len(batch)
+            loss += 0.5 * scale * float(np.dot(weights, weights))
+            grad[:n_weights] += scale * weights
+
+        norm, clipped = clip_by_global_norm(grad, self.clip_threshold)
+        if not (np.isfinite(loss) and np.isfinite(norm)):
+            raise TrainingDivergedError(
+                f"Training diverged at epoch {self.n_iter_ + 1}: the "
+                f"{'loss' if not np.isfinite(loss) else 'gradient'} is not "
+                "finite. The weights are left at their last finite values. "
+                "Try a smaller learning_rate_init, a clip_threshold, or "
+                "scaling the input (e.g. StandardScaler)."
+            )
+        self.n_clipped_steps_ += int(clipped)
+        self._optimizer.step(grad)
+        return loss
+
+    def _update_validation_score(self, val_sequences, val_targets, n_threads):
+        """Score the held-out part; keep the best parameters seen."""
+        raw = self._network.predict_raw(self._params, val_sequences, n_threads)
+        score = self._score_raw(raw, val_targets)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_params = self._params.copy()
+
+    def _update_best_loss(self):
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if self.loss_curve_[-1] < self.best_loss_:
+            self.best_loss_ = self.loss_curve_[-1]
+
+    # -- prediction ----------------------------------------------------------
+
+    def _raw_output(self, X):
+        """Network output before the link function, for fitted models."""
+        check_is_fitted(self, "_params")
+        sequences = self._validate_sequences(X, reset=False)
+        if sequences.dtype != self._params.dtype:
+            sequences.data = sequences.data.astype(self._params.dtype)
+        n_threads = effective_n_threads(self.n_threads)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._network.predict_raw(self._params, sequences, n_threads)
+
+    # -- fitted weights ------------------------------------------------------
+
+    @property
+    def weights_(self):
+        """dict of str to ndarray: the fitted weights, by name.
+
+        ``W_x`` (n_features, hidden), ``W_s`` (hidden, hidden), ``b``
+        (hidden,), ``W_y`` (hidden, n_outputs), ``b_y`` (n_outputs,): the
+        equations ``h_t = act(x_t W_x + h_{t-1} W_s + b)`` and
+        ``out = h_last W_y + b_y``. Read-only copies.
+        """
+        check_is_fitted(self, "_params")
+        return {
+            name: view.copy()
+            for name, view in self._network.layout.views(self._params).items()
+        }

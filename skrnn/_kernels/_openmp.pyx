@@ -1,0 +1,60 @@
+"""How many OpenMP threads the kernels may use.
+
+The rule is scikit-learn's (``sklearn.utils._openmp_helpers``): honour
+``OMP_NUM_THREADS`` and any threadpoolctl limit on OpenMP (both show up in
+``omp_get_max_threads``), otherwise use the physical cores, and read a
+negative request the joblib way (-1: all, -2: all but one, ...).
+"""
+
+import os
+
+from joblib import cpu_count
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int skrnn_openmp_enabled(void) { return 1; }
+    static int skrnn_omp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int skrnn_openmp_enabled(void) { return 0; }
+    static int skrnn_omp_max_threads(void) { return 1; }
+    #endif
+    """
+    int skrnn_openmp_enabled() noexcept nogil
+    int skrnn_omp_max_threads() noexcept nogil
+
+
+def openmp_enabled():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(skrnn_openmp_enabled())
+
+
+def effective_n_threads(n_threads=None):
+    """Number of threads a kernel should use for a requested ``n_threads``.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        ``None``: as many as allowed (``OMP_NUM_THREADS``, threadpoolctl
+        limits, else the number of physical cores). A positive int is used
+        as given; a negative one counts back from the allowed maximum.
+
+    Returns
+    -------
+    int
+        At least 1; always 1 when OpenMP is not available.
+    """
+    if n_threads == 0:
+        raise ValueError("n_threads == 0 is not allowed; use None for all threads.")
+    if not skrnn_openmp_enabled():
+        return 1
+    if os.getenv("OMP_NUM_THREADS"):
+        max_threads = skrnn_omp_max_threads()
+    else:
+        max_threads = min(skrnn_omp_max_threads(), cpu_count(only_physical_cores=True))
+    if n_threads is None:
+        return max_threads
+    if n_threads < 0:
+        return max(1, max_threads + n_threads + 1)
+    return int(n_threads)

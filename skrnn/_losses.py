@@ -1,0 +1,55 @@
+"""Losses of the network's raw output and their gradients.
+
+Each loss returns the mean loss over the batch and writes the gradient with
+respect to the raw output (already divided by the batch size, so that it is
+the gradient of the mean). The link functions (logistic, softmax) live here
+too so that prediction and training use the same ones.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+
+class SquaredLoss:
+    """Half the squared error, summed over outputs, averaged over samples."""
+
+    @staticmethod
+    def link(raw):
+        return raw
+
+    @staticmethod
+    def loss_and_gradient(raw, y):
+        diff = raw - y
+        n_samples = raw.shape[0]
+        loss = 0.5 * np.einsum("ij,ij->", diff, diff) / n_samples
+        return float(loss), diff / n_samples
+
+
+class BinaryLogLoss:
+    """Log loss of a single logistic output; ``y`` is 0/1 in one column."""
+
+    @staticmethod
+    def link(raw):
+        proba = expit(raw)
+        return np.hstack([1 - proba, proba])
+
+    @staticmethod
+    def loss_and_gradient(raw, y):
+        n_samples = raw.shape[0]
+        # -[y log p + (1-y) log(1-p)] with p = expit(raw), computed stably.
+        loss = -(y * log_expit(raw) + (1 - y) * log_expit(-raw)).sum() / n_samples
+        return float(loss), (expit(raw) - y) / n_samples
+
+
+class MultinomialLogLoss:
+    """Cross-entropy of a softmax output; ``y`` is one-hot."""
+
+    @staticmethod
+    def link(raw):
+        return softmax(raw, axis=1)
+
+    @staticmethod
+    def loss_and_gradient(raw, y):
+        n_samples = raw.shape[0]
+        loss = -np.einsum("ij,ij->", y, log_softmax(raw, axis=1)) / n_samples
+        return float(loss), (softmax(raw, axis=1) - y) / n_samples

@@ -1,0 +1,146 @@
+"""Stochastic optimizers and gradient clipping over the flat parameter vector.
+
+The update rules are those of ``sklearn.neural_network`` (SGD with momentum
+or Nesterov momentum and a learning-rate schedule; Adam), applied in place to
+one contiguous array, so each step is a handful of vectorised operations.
+"""
+
+import numpy as np
+
+
+def clip_by_global_norm(grad, threshold):
+    """Rescale ``grad`` in place when its L2 norm exceeds ``threshold``.
+
+    This is Algorithm 1 of Pascanu, Mikolov and Bengio (2013), "On the
+    difficulty of training recurrent neural networks": the whole gradient is
+    scaled by ``threshold / norm``, so its direction is kept.
+
+    Parameters
+    ----------
+    grad : ndarray
+        The gradient, modified in place.
+    threshold : float or None
+        ``None`` disables clipping.
+
+    Returns
+    -------
+    norm : float
+        The norm before clipping (non-finite if the gradient is).
+    clipped : bool
+        Whether the gradient was rescaled.
+    """
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    if threshold is not None and norm > threshold:
+        grad *= threshold / norm
+        return norm, True
+    return norm, False
+
+
+class SGDOptimizer:
+    """Stochastic gradient descent with momentum.
+
+    Parameters
+    ----------
+    params : ndarray
+        Flat parameter vector, updated in place.
+    learning_rate_init : float
+    learning_rate : {'constant', 'invscaling', 'adaptive'}
+        Schedule, with the meanings of ``MLPClassifier``.
+    momentum : float
+    nesterov : bool
+    power_t : float
+        Exponent of the 'invscaling' schedule.
+    """
+
+    def __init__(self, params, learning_rate_init=0.1, learning_rate="constant",
+                 momentum=0.9, nesterov=True, power_t=0.5):
+        self.params = params
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.lr_schedule = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.power_t = power_t
+        self.velocity = np.zeros_like(params)
+
+    def step(self, grad):
+        # v <- momentum * v - lr * g ; w <- w + v  (Nesterov: w <- w + momentum * v - lr * g)
+        self.velocity *= self.momentum
+        self.velocity -= self.learning_rate * grad
+        if self.nesterov:
+            self.params += self.momentum * self.velocity - self.learning_rate * grad
+        else:
+            self.params += self.velocity
+
+    def iteration_ends(self, time_step):
+        """Update the learning rate after an epoch; ``time_step`` counts samples."""
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        """Whether to stop training; 'adaptive' divides the rate by 5 instead."""
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class AdamOptimizer:
+    """Adam (Kingma and Ba, 2014), with bias correction folded into the rate.
+
+    Parameters
+    ----------
+    params : ndarray
+        Flat parameter vector, updated in place.
+    learning_rate_init, beta_1, beta_2, epsilon : float
+    """
+
+    def __init__(self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8):
+        self.params = params
+        self.learning_rate_init = learning_rate_init
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.first_moment = np.zeros_like(params)
+        self.second_moment = np.zeros_like(params)
+        self._work = np.empty_like(params)
+
+    def step(self, grad):
+        self.t += 1
+        m, v, work = self.first_moment, self.second_moment, self._work
+        m *= self.beta_1
+        np.multiply(grad, 1 - self.beta_1, out=work)
+        m += work
+        v *= self.beta_2
+        np.multiply(grad, grad, out=work)
+        work *= 1 - self.beta_2
+        v += work
+        lr = (
+            self.learning_rate_init
+            * np.sqrt(1 - self.beta_2**self.t)
+            / (1 - self.beta_1**self.t)
+        )
+        # w <- w - lr * m / (sqrt(v) + eps)
+        np.sqrt(v, out=work)
+        work += self.epsilon
+        np.divide(m, work, out=work)
+        work *= lr
+        self.params -= work
+
+    def iteration_ends(self, time_step):
+        pass
+
+    def trigger_stopping(self, msg, verbose):
+        if verbose:
+            print(msg + " Stopping.")
+        return True
