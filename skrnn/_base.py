@@ -17,13 +17,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
-from ._kernels._openmp import effective_n_threads
 from ._network import ElmanNetwork
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_by_global_norm
 from ._params import init_elman_params
 from ._sequences import check_n_batch_labels, check_sequences
+from ._threads import effective_n_threads, single_threaded_blas
 from .exceptions import TrainingDivergedError
 
 
@@ -206,7 +205,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
         # The kernels call BLAS from inside their own OpenMP threads: BLAS
         # itself must stay single-threaded there.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             self._fit_stochastic(sequences, targets, incremental, n_threads)
         return self
 
@@ -313,21 +312,25 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if early_stopping:
             self._params[...] = self._best_params
 
-    def _train_step(self, batch, batch_targets, n_threads):
-        """Forward, loss, BPTT, L2 penalty, clipping and one optimizer step."""
-        params = self._params
+    def _loss_and_gradient(self, params, batch, batch_targets, n_threads):
+        """The training objective on a batch and its gradient by BPTT.
+
+        The objective is the mean loss plus ``0.5 * alpha * ||W||^2 /
+        n_batch`` over the weight matrices, as ``MLPClassifier`` scales it.
+        """
         out, cache = self._network.forward(params, batch, n_threads)
         loss, d_out = self._loss.loss_and_gradient(out, batch_targets)
         grad = self._network.backward(params, cache, d_out, n_threads)
-
-        n_weights = self._network.layout.n_weights
         if self.alpha > 0:
-            weights = params[:n_weights]
-            # 0.5 * alpha * ||W||^2 / batch, as MLPClassifier scales it.
+            weights = params[: self._network.layout.n_weights]
             scale = self.alpha / len(batch)
             loss += 0.5 * scale * float(np.dot(weights, weights))
-            grad[:n_weights] += scale * weights
+            grad[: len(weights)] += scale * weights
+        return loss, grad
 
+    def _train_step(self, batch, batch_targets, n_threads):
+        """One update: objective, gradient, clipping, divergence check, step."""
+        loss, grad = self._loss_and_gradient(self._params, batch, batch_targets, n_threads)
         norm, clipped = clip_by_global_norm(grad, self.clip_threshold)
         if not (np.isfinite(loss) and np.isfinite(norm)):
             raise TrainingDivergedError(
@@ -373,7 +376,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if sequences.dtype != self._params.dtype:
             sequences.data = sequences.data.astype(self._params.dtype)
         n_threads = effective_n_threads(self.n_threads)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return self._network.predict_raw(self._params, sequences, n_threads)
 
     # -- fitted weights ------------------------------------------------------
