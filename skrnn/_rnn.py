@@ -171,10 +171,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(200, 10, 2))          # 200 sequences of 10 steps
     >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
-    >>> clf = RNNClassifier(hidden_layer_sizes=16, max_iter=100,
+    >>> clf = RNNClassifier(hidden_layer_sizes=16, learning_rate_init=0.01,
     ...                     random_state=0).fit(X, y)
-    >>> clf.predict(X[:3])
-    array([1, 0, 1])
+    >>> y[:3], clf.predict(X[:3])
+    (array([1, 1, 0]), array([1, 1, 0]))
     >>> clf.score(X, y) > 0.9
     True
     """

@@ -77,6 +77,10 @@ def check_sequences(X, *, estimator_name="estimator"):
     if _is_ragged(X):
         return _check_sequence_list(X, estimator_name), False
 
+    if isinstance(X, (list, tuple)) and X and all(isinstance(s, np.ndarray) for s in X):
+        # check_array would read a list as float64; stacking first keeps
+        # float32 sequences float32.
+        X = np.asarray(X)
     X = check_array(
         X,
         dtype=FLOAT_DTYPES,
@@ -112,19 +116,21 @@ def check_sequences(X, *, estimator_name="estimator"):
 
 
 def _is_ragged(X):
-    """True for a list or tuple of sequences that do not all have one length.
+    """True for a list or tuple of sequences that cannot stack into one array.
 
-    A list of equal-length sequences is left to ``check_array``: it reads as a
-    2-D or 3-D array with the same meaning.
+    A list of sequences of one shape is left to ``check_array``: it reads as
+    a 2-D or 3-D array with the same meaning. Sequences of different shapes
+    (lengths, or by mistake feature counts) are checked one by one, so that
+    errors name the sequence at fault.
     """
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return False
-    lengths = set()
+    shapes = set()
     for seq in X:
         if not hasattr(seq, "__len__") or isinstance(seq, str):
             return False
-        lengths.add(len(seq))
-    return len(lengths) > 1
+        shapes.add(np.shape(seq) if isinstance(seq, np.ndarray) else (len(seq),))
+    return len(shapes) > 1
 
 
 def _check_sequence_list(X, estimator_name):
@@ -142,13 +148,8 @@ def _check_sequence_list(X, estimator_name):
             )
         except ValueError as exc:
             raise ValueError(f"Sequence {i} of X is invalid: {exc}") from exc
-        if seq.ndim == 1:
+        if seq.ndim == 1:  # check_array allows 1-D or 2-D here
             seq = seq.reshape(-1, 1)
-        elif seq.ndim != 2:
-            raise ValueError(
-                f"Sequence {i} of X must be 2-D (n_timesteps, n_features) or "
-                f"1-D (univariate); it has {seq.ndim} dimensions."
-            )
         if seq.shape[0] == 0:
             raise ValueError(
                 f"Sequence {i} of X is empty (0 time steps). Every sequence "

@@ -1,0 +1,66 @@
+"""Thread count: results do not depend on it, and limits are respected."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from skrnn import RNNClassifier, RNNRegressor
+from skrnn._kernels._openmp import effective_n_threads, openmp_enabled
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _ragged_data(dtype, n=150, seed=0):
+    rng = np.random.RandomState(seed)
+    X = [rng.normal(size=(rng.randint(1, 12), 3)).astype(dtype) for _ in range(n)]
+    y = np.array([x[:, 0].sum() > 0 for x in X], dtype=int)
+    return X, y
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_same_seed_gives_identical_model_for_1_and_2_threads(dtype, activation):
+    # Batches of 64 ragged sequences make four chunks, so two threads really
+    # share the work and the per-chunk gradients really are reduced.
+    X, y = _ragged_data(dtype)
+    fits = [
+        RNNClassifier(8, activation, batch_size=64, max_iter=15, tol=0,
+                      random_state=3, n_threads=n).fit(X, y)
+        for n in (1, 2)
+    ]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_  # exact float equality
+    for name, value in fits[0].weights_.items():
+        np.testing.assert_array_equal(value, fits[1].weights_[name], err_msg=name)
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+
+
+def test_regressor_identical_for_1_and_2_threads():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(120, 9, 2))
+    y = X.sum(axis=(1, 2))
+    fits = [RNNRegressor(6, max_iter=10, tol=0, random_state=0, n_threads=n).fit(X, y)
+            for n in (1, 2)]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+
+
+def test_effective_n_threads_rules():
+    assert effective_n_threads(3) == 3
+    maximum = effective_n_threads(None)
+    assert maximum >= 1
+    assert effective_n_threads(-1) == maximum
+    assert effective_n_threads(-maximum - 5) == 1
+    with pytest.raises(ValueError, match="n_threads == 0"):
+        effective_n_threads(0)
+
+
+@pytest.mark.skipif(not openmp_enabled(), reason="built without OpenMP")
+def test_threadpoolctl_limit_is_respected():
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert effective_n_threads(None) == 1
+
+
+def test_n_threads_zero_is_rejected():
+    X, y = _ragged_data(np.float64, n=20)
+    with pytest.raises(ValueError, match="n_threads"):
+        RNNClassifier(n_threads=0).fit(X, y)
