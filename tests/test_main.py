@@ -15,10 +15,12 @@ def test_main_job_reaches_target_accuracy(capsys):
     assert "trained " in out and " s (gradient clipped in " in out
 
 
-def test_main_runs_as_a_module():
+def test_main_runs_as_a_module(tmp_path):
+    # Run outside the source tree, whose uncompiled skrnn/ would shadow the
+    # installed package on `python -m`'s sys.path.
     result = subprocess.run(
         [sys.executable, "-m", "skrnn", "--max-iter", "2", "--quiet", "--hidden-size", "8"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
     )
     assert "held-out accuracy: " in result.stdout
     assert "Iteration" not in result.stdout
