@@ -13,7 +13,7 @@ from ._params import elman_layout
 # Sequences per chunk, the unit of parallel work. It must not depend on the
 # thread count: the chunks decide the order in which gradients are summed,
 # and so the bits of the result.
-CHUNK_SIZE = 16
+CHUNK_SIZE = 32
 
 
 class ElmanNetwork:

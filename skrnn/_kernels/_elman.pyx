@@ -31,10 +31,13 @@ dtypes and contiguity and allocates every array.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport tanh, tanhf
 from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm
+
+cdef extern from "_tanh.h":
+    void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
+    void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
 
 
 # Activation codes, shared with Python through ``ACTIVATIONS``.
@@ -45,12 +48,16 @@ cdef enum:
 ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 
-cdef inline floating _activate(floating a, int activation) noexcept nogil:
+cdef inline void _activate(floating *a, Py_ssize_t n, int activation) noexcept nogil:
+    """a = act(a), in place, over n contiguous values."""
+    cdef Py_ssize_t i
     if activation == RELU:
-        return a if a > 0 else 0
-    if floating is float:
-        return tanhf(a)
-    return tanh(a)
+        for i in range(n):
+            a[i] = a[i] if a[i] > 0 else 0
+    elif floating is float:
+        skrnn_tanhf_inplace(a, n)
+    else:
+        skrnn_tanh_inplace(a, n)
 
 
 cdef inline floating _activation_grad(floating h, int activation) noexcept nogil:
@@ -181,8 +188,7 @@ cdef void _forward_chunk(
             gemm(False, False, <int> running, hidden, hidden,
                  <floating> 1, &H[prev_slab * hidden], hidden, W_s, hidden,
                  <floating> 1, &H[slab * hidden], hidden)
-        for k in range(running * hidden):
-            H[slab * hidden + k] = _activate(H[slab * hidden + k], activation)
+        _activate(&H[slab * hidden], running * hidden, activation)
         # Sequences whose last step is t: keep their final state.
         p = running - 1
         while p >= 0 and seq_len[p] == t + 1:

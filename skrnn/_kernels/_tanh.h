@@ -1,0 +1,133 @@
+/* tanh over an array, in place, for float and double: branch-free so that
+ * the compiler vectorises the loop (libm's tanh is a scalar call costing
+ * about 20 ns, which dominated the forward pass of small networks).
+ *
+ * Method. For a = |x| and t = expm1(-2a), which lies in (-1, 0],
+ *     tanh(a) = (1 - e^{-2a}) / (1 + e^{-2a}) = -t / (2 + t),
+ * and tanh(x) = copysign(tanh(a), x). Using expm1 rather than exp avoids the
+ * cancellation of 1 - e^{-2a} for small a, so the relative error stays at a
+ * few ulp over the whole range.
+ *
+ * expm1(y), y <= 0: write y = n ln2 + r with n = round(y / ln2) and
+ * |r| <= ln2 / 2 (Cody-Waite: ln2 split in a high part with trailing zero
+ * bits, so n * LN2_HI is exact, and a low part). Then
+ *     expm1(y) = 2^n expm1(r) + (2^n - 1),
+ * with expm1(r) from its Taylor series r + r^2/2! + ... (degree 14 for
+ * double, 8 for float: the first omitted term is below 1e-17 and 2e-9 of r),
+ * and 2^n written directly into the exponent bits. n is rounded with the
+ * "shifter" trick: adding 1.5 * 2^52 (2^23 for float) rounds to an integer
+ * that then sits in the low mantissa bits.
+ *
+ * y is clamped at -44 (float: -20), beyond which tanh(a) rounds to 1 anyway;
+ * this keeps 2^n a normal number. NaN propagates; +-inf gives +-1.
+ * Measured against libm over [-40, 40]: at most 3 ulp (double), 1.5 ulp
+ * (float); tests/test_gradients.py checks it against numpy.tanh.
+ *
+ * Vectorising needs -fno-trapping-math (set in setup.py), without which GCC
+ * will not if-convert the clamp. With GCC on x86-64 Linux the array loops are
+ * also compiled for Haswell (AVX2, FMA) and chosen at load time on CPUs that
+ * have it: about 3x faster again than the baseline SSE2 version.
+ */
+#ifndef SKRNN_TANH_H
+#define SKRNN_TANH_H
+
+/* The scalar functions must be inlined into each (multiversioned) array
+ * loop, or the loop calls them element by element and cannot vectorise. */
+#if defined(__GNUC__)
+#define SKRNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SKRNN_ALWAYS_INLINE inline
+#endif
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+static SKRNN_ALWAYS_INLINE double skrnn_tanh_one(double x)
+{
+    const double LOG2E = 1.4426950408889634074;
+    const double LN2_HI = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
+    const double LN2_LO = 1.90821492927058770002e-10;
+    const double SHIFTER = 6755399441055744.0;        /* 1.5 * 2^52 */
+    double a = fabs(x);
+    double y = -2.0 * a;
+    y = y < -44.0 ? -44.0 : y;
+    double k = y * LOG2E + SHIFTER;
+    double n = k - SHIFTER;
+    double r = (y - n * LN2_HI) - n * LN2_LO;
+    /* expm1(r) = r * (1 + r/2 * (1 + r/3 * (1 + ... ))) */
+    double p = 1.0 + r * (1.0 / 14.0);
+    p = 1.0 + r * (1.0 / 13.0) * p;
+    p = 1.0 + r * (1.0 / 12.0) * p;
+    p = 1.0 + r * (1.0 / 11.0) * p;
+    p = 1.0 + r * (1.0 / 10.0) * p;
+    p = 1.0 + r * (1.0 / 9.0) * p;
+    p = 1.0 + r * (1.0 / 8.0) * p;
+    p = 1.0 + r * (1.0 / 7.0) * p;
+    p = 1.0 + r * (1.0 / 6.0) * p;
+    p = 1.0 + r * (1.0 / 5.0) * p;
+    p = 1.0 + r * (1.0 / 4.0) * p;
+    p = 1.0 + r * (1.0 / 3.0) * p;
+    p = 1.0 + r * 0.5 * p;
+    p = r * p;
+    int64_t k_bits, shifter_bits;
+    memcpy(&k_bits, &k, sizeof k);
+    memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
+    int64_t scale_bits = (k_bits - shifter_bits + 1023) << 52; /* 2^n */
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    double t = scale * p + (scale - 1.0);
+    return copysign(-t / (2.0 + t), x);
+}
+
+static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
+{
+    const float LOG2E = 1.44269504088896341f;
+    const float LN2_HI = 6.93145751953125e-01f;       /* 0x3f317200 */
+    const float LN2_LO = 1.42860682030941723212e-06f;
+    const float SHIFTER = 12582912.0f;                /* 1.5 * 2^23 */
+    float a = fabsf(x);
+    float y = -2.0f * a;
+    y = y < -20.0f ? -20.0f : y;
+    float k = y * LOG2E + SHIFTER;
+    float n = k - SHIFTER;
+    float r = (y - n * LN2_HI) - n * LN2_LO;
+    float p = 1.0f + r * (1.0f / 8.0f);
+    p = 1.0f + r * (1.0f / 7.0f) * p;
+    p = 1.0f + r * (1.0f / 6.0f) * p;
+    p = 1.0f + r * (1.0f / 5.0f) * p;
+    p = 1.0f + r * (1.0f / 4.0f) * p;
+    p = 1.0f + r * (1.0f / 3.0f) * p;
+    p = 1.0f + r * 0.5f * p;
+    p = r * p;
+    int32_t k_bits, shifter_bits;
+    memcpy(&k_bits, &k, sizeof k);
+    memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
+    int32_t scale_bits = (k_bits - shifter_bits + 127) << 23; /* 2^n */
+    float scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    float t = scale * p + (scale - 1.0f);
+    return copysignf(-t / (2.0f + t), x);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SKRNN_MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SKRNN_MULTIVERSION
+#endif
+
+SKRNN_MULTIVERSION
+static void skrnn_tanh_inplace(double *a, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        a[i] = skrnn_tanh_one(a[i]);
+}
+
+SKRNN_MULTIVERSION
+static void skrnn_tanhf_inplace(float *a, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        a[i] = skrnn_tanhf_one(a[i]);
+}
+
+#endif
