@@ -1,5 +1,9 @@
 """Thread count: results do not depend on it, and limits are respected."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -56,6 +60,17 @@ def test_effective_n_threads_rules():
     assert effective_n_threads(-maximum - 5) == 1
     with pytest.raises(ValueError, match="n_threads == 0"):
         effective_n_threads(0)
+
+
+def test_omp_num_threads_is_respected(tmp_path):
+    code = (
+        "from skrnn._kernels._openmp import effective_n_threads; "
+        "print(effective_n_threads(None))"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1"
 
 
 def test_threadpoolctl_limit_is_respected():
