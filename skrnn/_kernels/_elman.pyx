@@ -159,7 +159,7 @@ cdef void _forward_chunk(
     floating *out,
 ) noexcept nogil:
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, row, n_rows, slab, prev_slab
+    cdef Py_ssize_t t, p, row, n_rows, slab, prev_slab
     cdef Py_ssize_t running
 
     # Gather the chunk's inputs into its rows, slab by slab.
