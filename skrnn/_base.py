@@ -18,11 +18,12 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._network import ElmanNetwork
+from ._network import RecurrentNetwork
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_by_global_norm
-from ._params import init_elman_params
+from ._params import NetworkSpec
 from ._sequences import check_n_batch_labels, check_sequences
 from ._threads import effective_n_threads, single_threaded_blas
+from ._weights import from_torch_names, to_torch_names
 from .exceptions import TrainingDivergedError
 
 
@@ -35,6 +36,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions({"tanh", "relu"})],
+        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "bidirectional": ["boolean"],
+        "learn_initial_state": ["boolean"],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -68,6 +72,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self,
         hidden_layer_sizes,
         activation,
+        cell,
+        bidirectional,
+        learn_initial_state,
         solver,
         alpha,
         batch_size,
@@ -93,6 +100,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.learn_initial_state = learn_initial_state
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -154,25 +164,31 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             )
         return sequences
 
-    def _hidden_size(self):
+    def _hidden_sizes(self):
+        """``hidden_layer_sizes`` as a tuple of positive ints, checked."""
         sizes = np.atleast_1d(self.hidden_layer_sizes)
         if sizes.ndim != 1 or len(sizes) == 0:
             raise ValueError(
                 "hidden_layer_sizes must be an int or a sequence of ints; got "
                 f"{self.hidden_layer_sizes!r}."
             )
-        if len(sizes) > 1:
-            raise ValueError(
-                "Stacked recurrent layers are not supported yet: "
-                f"hidden_layer_sizes={self.hidden_layer_sizes!r} has "
-                f"{len(sizes)} layers; give one size."
-            )
-        size = sizes[0]
-        if not np.issubdtype(np.asarray(size).dtype, np.integer) or size < 1:
+        if not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}."
             )
-        return int(size)
+        return tuple(int(size) for size in sizes)
+
+    def _network_spec(self, n_outputs):
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(
+                f"activation={self.activation!r} applies only to cell='rnn'; the "
+                f"{self.cell!r} cell has fixed sigmoid and tanh gates. Leave "
+                "activation='tanh'."
+            )
+        return NetworkSpec(
+            self._n_step_features, n_outputs, self.cell, self._hidden_sizes(),
+            self.bidirectional, self.learn_initial_state, self.activation,
+        )
 
     # -- training --------------------------------------------------------------
 
@@ -211,11 +227,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _initialize(self, n_outputs, dtype):
         self._random_state = check_random_state(self.random_state)
-        self._network = ElmanNetwork(
-            self._n_step_features, self._hidden_size(), n_outputs,
-            self.activation, dtype,
-        )
-        self._params = init_elman_params(self._network.layout, self._random_state, dtype)
+        self._network = RecurrentNetwork(self._network_spec(n_outputs), dtype)
+        self._params = self._network.init_params(self._random_state)
         self.n_outputs_ = n_outputs
         self.n_iter_ = 0
         self.t_ = 0
@@ -230,16 +243,18 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
+        self._optimizer = self._make_optimizer()
+
+    def _make_optimizer(self):
         if self.solver == "sgd":
-            self._optimizer = SGDOptimizer(
+            return SGDOptimizer(
                 self._params, self.learning_rate_init, self.learning_rate,
                 self.momentum, self.nesterovs_momentum, self.power_t,
             )
-        else:
-            self._optimizer = AdamOptimizer(
-                self._params, self.learning_rate_init, self.beta_1,
-                self.beta_2, self.epsilon,
-            )
+        return AdamOptimizer(
+            self._params, self.learning_rate_init, self.beta_1,
+            self.beta_2, self.epsilon,
+        )
 
     def _fit_stochastic(self, sequences, targets, incremental, n_threads):
         rng = self._random_state
@@ -383,15 +398,76 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     @property
     def weights_(self):
-        """dict of str to ndarray: the fitted weights, by name.
+        """dict of str to ndarray: the fitted weights, with PyTorch's names.
 
-        ``W_x`` (n_features, hidden), ``W_s`` (hidden, hidden), ``b``
-        (hidden,), ``W_y`` (hidden, n_outputs), ``b_y`` (n_outputs,): the
-        equations ``h_t = act(x_t W_x + h_{t-1} W_s + b)`` and
-        ``out = h_last W_y + b_y``. Read-only copies.
+        The keys and shapes are those of the state dicts of ``torch.nn.RNN``,
+        ``torch.nn.LSTM`` or ``torch.nn.GRU`` (as ``cell``) and of the
+        ``torch.nn.Linear`` output layer, so a model moves to PyTorch with
+        ``load_state_dict`` and back with :meth:`set_weights`. For layer
+        ``k`` (``_reverse`` appended for the backward direction), with G
+        gates (rnn 1; lstm 4: i, f, g, o; gru 3: r, z, n):
+
+        - ``weight_ih_l{k}`` (G*hidden, n_inputs) and ``weight_hh_l{k}``
+          (G*hidden, hidden);
+        - ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*hidden,). skrnn keeps
+          their sum, so ``bias_hh`` reads as zeros except the GRU's n gate,
+          whose recurrent bias is multiplied by the reset gate;
+        - ``initial_h_l{k}`` (hidden,), and ``initial_c_l{k}`` for the LSTM,
+          with ``learn_initial_state=True``: PyTorch takes these as the
+          ``h_0`` (and ``c_0``) arguments of ``forward``, stacked in the
+          order ``l0, l0_reverse, l1, ...`` and repeated over the batch;
+        - ``output.weight`` (n_outputs, D*hidden_last) and ``output.bias``
+          (n_outputs,), applied to the last layer's final states, the
+          forward direction's next to the backward one's (D = 2 if
+          bidirectional, else 1).
+
+        The arrays are copies: changing them changes nothing in the model.
         """
         check_is_fitted(self, "_params")
-        return {
-            name: view.copy()
-            for name, view in self._network.layout.views(self._params).items()
-        }
+        return to_torch_names(self._network.spec, self._network.layout.views(self._params))
+
+    def set_weights(self, weights):
+        """Replace the fitted weights, given with PyTorch's names.
+
+        Parameters
+        ----------
+        weights : dict of str to array-like
+            Every key of :attr:`weights_`, with the same shapes; for example
+            a PyTorch state dict (``nn.LSTM`` plus ``nn.Linear`` with its
+            keys prefixed by ``output.``). ``bias_ih`` and ``bias_hh`` are
+            added where the equations only use their sum.
+
+        Returns
+        -------
+        self : object
+            The estimator, predicting with the new weights. The optimizer's
+            state (momentum, Adam's moments) is reset, so that ``partial_fit``
+            or a ``warm_start`` fit continues from these weights afresh.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing or unknown, a shape is wrong or a value is not
+            finite. The model is then left unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrnn import RNNRegressor
+        >>> X = np.random.RandomState(0).normal(size=(20, 5, 3))
+        >>> reg = RNNRegressor(4, cell="gru", max_iter=2).fit(X, X[:, -1, 0])
+        >>> weights = reg.weights_
+        >>> weights["weight_hh_l0"].shape          # gates r, z, n stacked
+        (12, 4)
+        >>> weights["output.weight"] *= 2
+        >>> before = reg.predict(X[:2])
+        >>> np.allclose(reg.set_weights(weights).predict(X[:2]), before)
+        False
+        """
+        check_is_fitted(self, "_params")
+        network = self._network
+        params = self._params.copy()
+        from_torch_names(network.spec, weights, network.layout.views(params))
+        self._params[...] = params
+        self._optimizer = self._make_optimizer()
+        return self

@@ -1,45 +1,103 @@
-"""The Elman network as a function of its flat parameter vector.
+"""A stacked, optionally bidirectional recurrent network as a function of its
+flat parameter vector.
 
 This module is the only caller of the kernels: it sorts a mini-batch by
-length, cuts it into chunks, allocates every work array and calls the
-forward and BPTT kernels. Estimators see plain arrays.
+length, cuts it into chunks, allocates every work array, runs each layer and
+direction through its cell's kernel, and applies the dense output layer to
+the last layer's final states. Estimators see plain arrays.
+
+The backward direction of a layer is the same kernel run on each sequence
+reversed in time: the layout's ``reverse_rows`` permutation maps step t of a
+sequence to its step L - 1 - t, so ragged batches need nothing special (each
+sequence's backward pass starts at its own last step).
 """
 
 import numpy as np
 
-from ._kernels._elman import ACTIVATIONS, elman_backward, elman_forward
-from ._params import elman_layout
+from ._kernels import _elman, _gru, _lstm
+from ._kernels._layout import chunk_layout
+from ._params import NetworkSpec, init_params
 
 # Sequences per chunk, the unit of parallel work. It must not depend on the
 # thread count: the chunks decide the order in which gradients are summed,
 # and so the bits of the result.
 CHUNK_SIZE = 32
 
+_KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
-class ElmanNetwork:
-    """One-layer Elman RNN with a dense output layer on the last state.
+# Work memory per prediction slice, in bytes (see ``predict_raw``).
+_PREDICT_BUDGET = 64 << 20
+
+
+class BatchLayout:
+    """A mini-batch sorted longest first and cut into chunks.
+
+    Attributes
+    ----------
+    order : ndarray of shape (n_seq,)
+        Batch index of each sorted sequence.
+    seq_len : ndarray of shape (n_seq,)
+        Sorted lengths.
+    chunk_row_start : ndarray of shape (n_chunks + 1,)
+        First row of each chunk in the work arrays.
+    data_rows : ndarray of shape (n_rows,)
+        Row of ``sequences.data`` held by each work row.
+    last_rows : ndarray of shape (n_seq,)
+        Work row of each sorted sequence's last step.
+    reverse_rows : ndarray of shape (n_rows,) or None
+        Work row of the same sequence at the mirrored step (bidirectional
+        networks only).
+    """
+
+    def __init__(self, sequences, with_reverse):
+        # Stable, so that equal lengths keep their order.
+        self.order = np.argsort(-sequences.lengths, kind="stable")
+        seq_start = np.ascontiguousarray(sequences.starts[self.order], dtype=np.intp)
+        self.seq_len = np.ascontiguousarray(sequences.lengths[self.order], dtype=np.intp)
+        n_seq = len(self.order)
+        n_chunks = (n_seq + CHUNK_SIZE - 1) // CHUNK_SIZE
+        self.chunk_row_start = np.zeros(n_chunks + 1, np.intp)
+        np.cumsum(np.add.reduceat(self.seq_len, np.arange(0, n_seq, CHUNK_SIZE)),
+                  out=self.chunk_row_start[1:])
+        self.n_rows = int(self.chunk_row_start[-1])
+        self.data_rows = np.empty(self.n_rows, np.intp)
+        self.last_rows = np.empty(n_seq, np.intp)
+        reverse = np.empty(self.n_rows if with_reverse else 0, np.intp)
+        chunk_layout(seq_start, self.seq_len, self.chunk_row_start, CHUNK_SIZE,
+                     self.data_rows, self.last_rows, reverse)
+        self.reverse_rows = reverse if with_reverse else None
+
+    @property
+    def n_chunks(self):
+        return self.chunk_row_start.shape[0] - 1
+
+
+class RecurrentNetwork:
+    """Recurrent layers with a dense output layer on the final states.
 
     Parameters
     ----------
-    n_features : int
-        Features per time step.
-    hidden_size : int
-    n_outputs : int
-    activation : {'tanh', 'relu'}
+    spec : NetworkSpec
     dtype : {np.float32, np.float64}
     """
 
-    def __init__(self, n_features, hidden_size, n_outputs, activation, dtype):
-        self.n_features = n_features
-        self.hidden_size = hidden_size
-        self.n_outputs = n_outputs
-        self.activation = activation
+    def __init__(self, spec, dtype):
+        self.spec = spec
         self.dtype = np.dtype(dtype)
-        self.layout = elman_layout(n_features, hidden_size, n_outputs)
-        self._param_offsets = np.array(
-            [self.layout.offsets[name] for name in ("W_x", "W_s", "b", "W_y", "b_y")],
-            dtype=np.intp,
-        )
+        self.layout = spec.layout()
+        self._local_index = {
+            tag: self.layout.index(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
+        }
+
+    @property
+    def n_outputs(self):
+        return self.spec.n_outputs
+
+    def init_params(self, rng):
+        """Initial flat parameters (see ``skrnn._params.init_params``)."""
+        return init_params(self.spec, self.layout, rng, self.dtype)
+
+    # -- forward ---------------------------------------------------------------
 
     def forward(self, params, sequences, n_threads):
         """Raw outputs for every sequence, plus what ``backward`` needs.
@@ -55,35 +113,70 @@ class ElmanNetwork:
         -------
         out : ndarray of shape (n_sequences, n_outputs)
         cache : dict
-            The sorted batch and the forward pass's work arrays.
+            The batch layout and every layer's work arrays.
         """
-        # Longest first (stable, so equal lengths keep their order), so that
-        # the sequences running at any step are a prefix of each chunk.
-        order = np.argsort(-sequences.lengths, kind="stable")
-        seq_start = sequences.starts[order]
-        seq_len = sequences.lengths[order]
-        chunk_row_start = np.zeros((len(order) + CHUNK_SIZE - 1) // CHUNK_SIZE + 1, np.intp)
-        np.cumsum(np.add.reduceat(seq_len, np.arange(0, len(order), CHUNK_SIZE)),
-                  out=chunk_row_start[1:])
-        n_rows = int(chunk_row_start[-1])
-        n_seq = len(order)
-
+        spec = self.spec
+        batch = BatchLayout(sequences, with_reverse=spec.bidirectional)
         w = self.layout.views(params)
-        X = np.empty((n_rows, self.n_features), self.dtype)
-        H = np.empty((n_rows, self.hidden_size), self.dtype)
-        H_last = np.empty((n_seq, self.hidden_size), self.dtype)
-        out_sorted = np.empty((n_seq, self.n_outputs), self.dtype)
-        elman_forward(
-            sequences.data, seq_start, seq_len, chunk_row_start, CHUNK_SIZE,
-            w["W_x"], w["W_s"], w["b"], w["W_y"], w["b_y"],
-            ACTIVATIONS[self.activation],
-            X, H, H_last, out_sorted, n_threads,
+        n_dir = len(spec.directions)
+        X = sequences.data[batch.data_rows]
+        layers = []
+        for k in range(len(spec.hidden_sizes)):
+            outputs = []
+            for direction in spec.directions:
+                tag = f"_l{k}{direction}"
+                X_dir = X if not direction else X[batch.reverse_rows]
+                cache = self._layer_forward(tag, X_dir, batch, w, n_threads)
+                layers.append(cache)
+                H = cache["H"]
+                outputs.append(H if not direction else H[batch.reverse_rows])
+            X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
+        # Final states: the forward direction's after each sequence's last
+        # step and the backward direction's after step 0, which its reversed
+        # layout also holds at the sequence's last row.
+        final = np.concatenate(
+            [cache["H"][batch.last_rows] for cache in layers[-n_dir:]], axis=1
         )
+        out_sorted = final @ w["W_y"] + w["b_y"]
         out = np.empty_like(out_sorted)
-        out[order] = out_sorted
-        cache = dict(order=order, seq_len=seq_len, chunk_row_start=chunk_row_start,
-                     X=X, H=H, H_last=H_last)
-        return out, cache
+        out[batch.order] = out_sorted
+        return out, dict(batch=batch, layers=layers, final=final)
+
+    def _initial_state(self, w, name, hidden):
+        if name in w:
+            return w[name], True
+        return np.zeros(hidden, self.dtype), False
+
+    def _layer_forward(self, tag, X, batch, w, n_threads):
+        cell = self.spec.cell
+        kernel = _KERNELS[cell]
+        hidden = w["W_hh" + tag].shape[0]
+        width = w["W_hh" + tag].shape[1]
+        n_rows = batch.n_rows
+        h0, learned = self._initial_state(w, "h0" + tag, hidden)
+        H = np.empty((n_rows, hidden), self.dtype)
+        work = np.empty((batch.n_chunks, kernel.forward_work_size(CHUNK_SIZE, hidden)),
+                        self.dtype)
+        common = (X, batch.seq_len, batch.chunk_row_start, CHUNK_SIZE,
+                  w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
+        cache = dict(tag=tag, X=X, H=H, h0=h0, learned=learned)
+        if cell == "rnn":
+            _elman.elman_forward(*common, h0, learned, _elman.ACTIVATIONS[self.spec.activation],
+                                 H, work, n_threads)
+        elif cell == "lstm":
+            c0, _ = self._initial_state(w, "c0" + tag, hidden)
+            C = np.empty((n_rows, hidden), self.dtype)
+            A = np.empty((n_rows, width), self.dtype)
+            _lstm.lstm_forward(*common, h0, c0, learned, H, C, A, work, n_threads)
+            cache.update(c0=c0, C=C, A=A)
+        else:
+            A = np.empty((n_rows, width), self.dtype)
+            HN = np.empty((n_rows, hidden), self.dtype)
+            _gru.gru_forward(*common, w["b_hn" + tag], h0, learned, H, A, HN, work, n_threads)
+            cache.update(A=A, HN=HN)
+        return cache
+
+    # -- backward --------------------------------------------------------------
 
     def backward(self, params, cache, d_out, n_threads):
         """Gradient of the loss with respect to ``params`` by BPTT.
@@ -101,30 +194,86 @@ class ElmanNetwork:
         -------
         grad : ndarray of shape (n_params,)
         """
-        order = cache["order"]
-        chunk_row_start = cache["chunk_row_start"]
-        H = cache["H"]
-        n_chunks = chunk_row_start.shape[0] - 1
+        spec = self.spec
+        batch = cache["batch"]
+        layers = cache["layers"]
         w = self.layout.views(params)
         grad = np.empty(self.layout.n_params, self.dtype)
-        elman_backward(
-            cache["seq_len"], chunk_row_start, CHUNK_SIZE,
-            w["W_s"], w["W_y"], ACTIVATIONS[self.activation],
-            cache["X"], H, cache["H_last"],
-            np.ascontiguousarray(d_out[order], dtype=self.dtype),
-            np.empty((len(order), self.hidden_size), self.dtype),
-            np.empty_like(H), np.empty_like(H),
-            self._param_offsets,
-            np.empty((n_chunks, self.layout.n_params), self.dtype),
-            grad, n_threads,
-        )
+        g = self.layout.views(grad)
+        n_dir = len(spec.directions)
+
+        d_out = np.ascontiguousarray(d_out[batch.order], dtype=self.dtype)
+        g["W_y"][...] = cache["final"].T @ d_out
+        g["b_y"][...] = d_out.sum(axis=0)
+        d_final = d_out @ w["W_y"].T
+
+        # dLoss/dh at every row of the top layer: only the final rows.
+        hidden = spec.hidden_sizes[-1]
+        dH = []
+        for d in range(n_dir):
+            dH_dir = np.zeros((batch.n_rows, hidden), self.dtype)
+            dH_dir[batch.last_rows] = d_final[:, d * hidden : (d + 1) * hidden]
+            dH.append(dH_dir)
+
+        for k in range(len(spec.hidden_sizes) - 1, -1, -1):
+            n_in = spec.layer_inputs(k)
+            dX_total = None
+            for d, direction in enumerate(spec.directions):
+                layer = layers[k * n_dir + d]
+                dX = np.empty((batch.n_rows if k > 0 else 0, n_in), self.dtype)
+                local = self._layer_backward(layer, dH[d], dX, batch, w, n_threads)
+                grad[self._local_index[layer["tag"]]] = local
+                if k > 0:
+                    dX = dX if not direction else dX[batch.reverse_rows]
+                    dX_total = dX if dX_total is None else dX_total + dX
+            if k > 0:
+                # Split dLoss/dX of layer k into dLoss/dh of layer k-1's
+                # directions, back in each direction's own row order.
+                hidden = spec.hidden_sizes[k - 1]
+                dH = [np.ascontiguousarray(dX_total[:, :hidden])]
+                if n_dir == 2:
+                    dH.append(np.ascontiguousarray(dX_total[batch.reverse_rows, hidden:]))
         return grad
 
-    def predict_raw(self, params, sequences, n_threads, max_rows=1 << 18):
+    def _layer_backward(self, layer, dH, dX, batch, w, n_threads):
+        cell = self.spec.cell
+        kernel = _KERNELS[cell]
+        tag = layer["tag"]
+        hidden, width = w["W_hh" + tag].shape
+        n_local = len(self._local_index[tag])
+        D = np.empty((batch.n_rows, width), self.dtype)
+        D_next = np.empty_like(D)
+        work = np.empty((batch.n_chunks, kernel.backward_work_size(CHUNK_SIZE, hidden)),
+                        self.dtype)
+        chunk_grad = np.empty((batch.n_chunks, n_local), self.dtype)
+        grad = np.empty(n_local, self.dtype)
+        common = (layer["X"], batch.seq_len, batch.chunk_row_start, CHUNK_SIZE,
+                  w["W_ih" + tag], w["W_hh" + tag])
+        tail = (D, D_next, dX, work, chunk_grad, grad, n_threads)
+        if cell == "rnn":
+            _elman.elman_backward(*common, layer["h0"], layer["learned"],
+                                  _elman.ACTIVATIONS[self.spec.activation],
+                                  layer["H"], dH, *tail)
+        elif cell == "lstm":
+            _lstm.lstm_backward(*common, layer["h0"], layer["c0"], layer["learned"],
+                                layer["H"], layer["C"], layer["A"], dH, *tail)
+        else:
+            _gru.gru_backward(*common, layer["h0"], layer["learned"],
+                              layer["H"], layer["A"], layer["HN"], dH, *tail)
+        return grad
+
+    # -- prediction ------------------------------------------------------------
+
+    def predict_raw(self, params, sequences, n_threads):
         """Raw outputs, computed in slices that bound the work memory."""
         n_seq = len(sequences)
         out = np.empty((n_seq, self.n_outputs), self.dtype)
-        # Cut into slices of about max_rows time steps each.
+        # Values kept per time step by the forward pass, over all layers.
+        spec = self.spec
+        per_row = sum(
+            n_in + (2 + spec.n_gates) * hidden for _, _, n_in, hidden in spec.layers()
+        )
+        max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         cum_rows = np.cumsum(sequences.lengths)
         start = 0
         while start < n_seq:

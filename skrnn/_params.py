@@ -3,12 +3,32 @@
 Keeping every parameter in one contiguous vector (and the gradient in
 another of the same layout) makes the optimizer step, gradient clipping and
 the L2 penalty single vectorised operations. Weight matrices come first and
-biases last, so the penalised part is the prefix ``flat[:n_weights]``.
+biases (and learned initial states) last, so the penalised part is the
+prefix ``flat[:n_weights]``.
+
+Names: layer k's parameters end in ``_l{k}``, and its backward direction's
+in ``_l{k}_reverse``, as in PyTorch. Per layer and direction:
+
+``W_ih`` (n_in, G*H), ``W_hh`` (H, G*H)
+    Input and recurrent weights of the G gates side by side, in PyTorch's
+    gate order (rnn: 1 gate; lstm: i, f, g, o; gru: r, z, n). They are
+    PyTorch's ``weight_ih_l{k}`` and ``weight_hh_l{k}`` transposed.
+``b`` (G*H,)
+    PyTorch's ``bias_ih + bias_hh``, except for the GRU's n gate, where it is
+    ``bias_ih`` alone and the recurrent bias is kept as ``b_hn`` (H,),
+    because the reset gate multiplies it.
+``h0``, ``c0`` (H,)
+    Learned initial hidden (and, for the LSTM, cell) state, if any.
+
+and for the output layer ``W_y`` (D*H_last, n_outputs) and ``b_y``.
 """
 
 import math
 
 import numpy as np
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+DIRECTIONS = ("", "_reverse")
 
 
 class ParameterLayout:
@@ -40,34 +60,112 @@ class ParameterLayout:
             for (name, shape), off in zip(self.shapes.items(), self.offsets.values())
         }
 
-
-def elman_layout(n_features, hidden_size, n_outputs):
-    """Layout of a one-layer Elman network with a dense output layer."""
-    return ParameterLayout(
-        weights=[
-            ("W_x", (n_features, hidden_size)),
-            ("W_s", (hidden_size, hidden_size)),
-            ("W_y", (hidden_size, n_outputs)),
-        ],
-        biases=[("b", (hidden_size,)), ("b_y", (n_outputs,))],
-    )
+    def index(self, names):
+        """Positions in the flat vector of the named parameters, in order."""
+        return np.concatenate([
+            np.arange(self.offsets[name], self.offsets[name] + math.prod(self.shapes[name]))
+            for name in names
+        ])
 
 
-def init_elman_params(layout, rng, dtype):
-    """Initial flat parameters for an Elman network.
+class NetworkSpec:
+    """The architecture of a recurrent network: everything but the values.
 
-    Input and output weights: Glorot uniform, as ``MLPClassifier`` does for
-    tanh. Recurrent weights: a random orthogonal matrix, whose singular values
-    are all 1, so that at the start the recurrence neither shrinks nor blows
-    up the gradient flowing back in time. Biases: zero.
+    Parameters
+    ----------
+    n_features : int
+        Features per time step.
+    n_outputs : int
+    cell : {'rnn', 'lstm', 'gru'}
+    hidden_sizes : tuple of int
+        Hidden size of each recurrent layer, first to last.
+    bidirectional : bool
+    learn_initial_state : bool
+    activation : {'tanh', 'relu'}
+        Of the 'rnn' cell.
+    """
+
+    def __init__(self, n_features, n_outputs, cell, hidden_sizes, bidirectional,
+                 learn_initial_state, activation="tanh"):
+        self.n_features = n_features
+        self.n_outputs = n_outputs
+        self.cell = cell
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.bidirectional = bool(bidirectional)
+        self.learn_initial_state = bool(learn_initial_state)
+        self.activation = activation
+        self.directions = DIRECTIONS[: 2 if bidirectional else 1]
+
+    @property
+    def n_gates(self):
+        return GATES[self.cell]
+
+    def layer_inputs(self, k):
+        """Input width of layer k."""
+        if k == 0:
+            return self.n_features
+        return len(self.directions) * self.hidden_sizes[k - 1]
+
+    def layers(self):
+        """(k, suffix, n_in, hidden) for every layer and direction, in order."""
+        for k, hidden in enumerate(self.hidden_sizes):
+            for direction in self.directions:
+                yield k, f"_l{k}{direction}", self.layer_inputs(k), hidden
+
+    def local_names(self, tag):
+        """Parameter names of one layer and direction, in the kernels' local
+        gradient layout [W_ih, W_hh, b, (b_hn), (h0), (c0)]."""
+        names = ["W_ih" + tag, "W_hh" + tag, "b" + tag]
+        if self.cell == "gru":
+            names.append("b_hn" + tag)
+        if self.learn_initial_state:
+            names.append("h0" + tag)
+            if self.cell == "lstm":
+                names.append("c0" + tag)
+        return names
+
+    def layout(self):
+        """The ParameterLayout of this network."""
+        weights, biases = [], []
+        for _, tag, n_in, hidden in self.layers():
+            width = self.n_gates * hidden
+            weights += [("W_ih" + tag, (n_in, width)), ("W_hh" + tag, (hidden, width))]
+            biases.append(("b" + tag, (width,)))
+            biases += [(name, (hidden,)) for name in self.local_names(tag)[3:]]
+        n_final = len(self.directions) * self.hidden_sizes[-1]
+        weights.append(("W_y", (n_final, self.n_outputs)))
+        biases.append(("b_y", (self.n_outputs,)))
+        return ParameterLayout(weights, biases)
+
+
+def init_params(spec, layout, rng, dtype):
+    """Initial flat parameters, suited to each cell.
+
+    * Input weights ``W_ih`` and the output layer ``W_y``: Glorot uniform,
+      with each gate's block scaled by its own fan-in and fan-out (n_in, H).
+    * Recurrent weights ``W_hh``: a random orthogonal matrix for each gate,
+      whose singular values are all 1, so that at the start the recurrence
+      neither shrinks nor blows up the gradient flowing back in time.
+    * Biases: zero, except the LSTM's forget gate, set to 1 so that the cell
+      starts by remembering (Gers et al., 2000; Jozefowicz et al., 2015).
+    * Learned initial states: zero, the usual fixed initial state.
     """
     flat = np.zeros(layout.n_params, dtype=dtype)
     views = layout.views(flat)
-    for name in ("W_x", "W_y"):
-        fan_in, fan_out = layout.shapes[name]
-        bound = math.sqrt(6.0 / (fan_in + fan_out))
-        views[name][...] = rng.uniform(-bound, bound, size=(fan_in, fan_out))
-    views["W_s"][...] = _random_orthogonal(layout.shapes["W_s"][0], rng)
+    # Drawn in this order (input weights, output weights, recurrent weights)
+    # so that a one-layer Elman network gets the same weights as skrnn 0.1.
+    for _, tag, n_in, hidden in spec.layers():
+        bound = math.sqrt(6.0 / (n_in + hidden))
+        views["W_ih" + tag][...] = rng.uniform(-bound, bound, size=(n_in, spec.n_gates * hidden))
+    fan_in, fan_out = layout.shapes["W_y"]
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    views["W_y"][...] = rng.uniform(-bound, bound, size=(fan_in, fan_out))
+    for _, tag, _, hidden in spec.layers():
+        views["W_hh" + tag][...] = np.hstack(
+            [_random_orthogonal(hidden, rng) for _ in range(spec.n_gates)]
+        )
+        if spec.cell == "lstm":
+            views["b" + tag][hidden : 2 * hidden] = 1
     return flat
 
 

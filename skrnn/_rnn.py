@@ -12,12 +12,34 @@ from ._base import BaseRNN
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 
 _SHARED_PARAMETERS = """
-    hidden_layer_sizes : int or tuple of one int, default=(64,)
-        Number of units of the recurrent layer (the length of ``h_t``).
-        Stacked layers are not supported yet.
+    hidden_layer_sizes : int or tuple of int, default=(64,)
+        Hidden size of each recurrent layer, first to last: ``(64, 32)``
+        stacks two layers, the second reading the first's hidden state at
+        every step (as ``MLPClassifier`` names its layers).
 
     activation : {'tanh', 'relu'}, default='tanh'
-        Nonlinearity of the recurrence ``h_t = act(x_t W_x + h_{t-1} W_s + b)``.
+        Nonlinearity of the 'rnn' cell, ``h_t = act(x_t W_ih + h_{t-1} W_hh
+        + b)``. The 'lstm' and 'gru' cells use their fixed sigmoid and tanh
+        gates and accept only 'tanh' here.
+
+    cell : {'rnn', 'lstm', 'gru'}, default='rnn'
+        The recurrent unit, with PyTorch's equations and gate order: an
+        Elman RNN (``torch.nn.RNN``), a long short-term memory
+        (``torch.nn.LSTM``; gates i, f, g, o) or a gated recurrent unit
+        (``torch.nn.GRU``; gates r, z, n). The gated cells learn dependencies
+        over many more steps than the Elman cell, whose gradient vanishes.
+
+    bidirectional : bool, default=False
+        Run each layer over every sequence forwards and backwards (from the
+        sequence's own last step), and join the two directions: each layer
+        above reads both at every step, and the output layer reads the
+        forward pass's last state next to the backward pass's state after
+        step 0.
+
+    learn_initial_state : bool, default=False
+        Learn the initial hidden state (and the LSTM's initial cell state) of
+        every layer and direction, shared by all sequences. By default the
+        recurrence starts from zero.
 
     solver : {'adam', 'sgd'}, default='adam'
         Optimizer of the weights: 'sgd' with momentum, or Adam.
@@ -144,7 +166,7 @@ _INPUT_NOTE = """
 
 class RNNClassifier(ClassifierMixin, BaseRNN):
     __doc__ = (
-        """Elman recurrent network classifier, trained by backpropagation through time.
+        """Recurrent network classifier (RNN, LSTM or GRU), trained by backpropagation through time.
     """
         + _INPUT_NOTE
         + """
@@ -185,6 +207,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         hidden_layer_sizes=(64,),
         activation="tanh",
         *,
+        cell="rnn",
+        bidirectional=False,
+        learn_initial_state=False,
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -211,6 +236,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            cell=cell,
+            bidirectional=bidirectional,
+            learn_initial_state=learn_initial_state,
             solver=solver,
             alpha=alpha,
             batch_size=batch_size,
@@ -383,7 +411,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
 class RNNRegressor(RegressorMixin, BaseRNN):
     __doc__ = (
-        """Elman recurrent network regressor, trained by backpropagation through time.
+        """Recurrent network regressor (RNN, LSTM or GRU), trained by backpropagation through time.
     """
         + _INPUT_NOTE
         + """
@@ -421,6 +449,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         hidden_layer_sizes=(64,),
         activation="tanh",
         *,
+        cell="rnn",
+        bidirectional=False,
+        learn_initial_state=False,
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -447,6 +478,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            cell=cell,
+            bidirectional=bidirectional,
+            learn_initial_state=learn_initial_state,
             solver=solver,
             alpha=alpha,
             batch_size=batch_size,

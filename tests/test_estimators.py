@@ -173,12 +173,12 @@ def test_early_stopping_keeps_best_weights():
 def test_warm_start_continues():
     X, y = _sum_sign_task(n=100)
     clf = RNNClassifier(8, max_iter=3, tol=0, warm_start=True, random_state=0).fit(X, y)
-    first = clf.weights_["W_s"]
+    first = clf.weights_["weight_hh_l0"]
     clf.fit(X, y)
     assert clf.n_iter_ == 6
     assert len(clf.loss_curve_) == 6
     cold = RNNClassifier(8, max_iter=3, tol=0, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(cold.weights_["W_s"], first)
+    np.testing.assert_array_equal(cold.weights_["weight_hh_l0"], first)
 
 
 def test_stops_when_loss_stalls():
@@ -195,12 +195,6 @@ def test_verbose_reports_progress(capsys):
     RNNClassifier(4, max_iter=2, verbose=True, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "Iteration 1, loss = " in out and "Iteration 2, loss = " in out
-
-
-def test_stacked_layers_are_refused_clearly():
-    X, y = _sum_sign_task(n=20)
-    with pytest.raises(ValueError, match="Stacked recurrent layers are not supported"):
-        RNNClassifier((8, 4)).fit(X, y)
 
 
 def test_pipeline_in_grid_search_selects():

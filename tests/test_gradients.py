@@ -28,19 +28,23 @@ def _make_batch(lengths, dtype, seed=0):
     return [rng.normal(size=(n, N_FEATURES)).astype(dtype) for n in lengths]
 
 
-def _initialized_estimator(kind, activation, alpha, X, dtype, seed=0):
+def _initialized_estimator(kind, activation, alpha, X, dtype, seed=0, hidden=HIDDEN,
+                           **network):
     """An estimator set up for X (one quick epoch), with random weights.
 
     The weights are redrawn with a spread that puts tanh in its nonlinear
-    range and leaves roughly half the relu units active.
+    range and leaves roughly half the relu units active. ``network`` holds
+    the architecture parameters (cell, bidirectional, ...).
     """
     rng = np.random.RandomState(seed)
     n = len(X)
     if kind == "regressor":
-        est = RNNRegressor(HIDDEN, activation, alpha=alpha, max_iter=1, random_state=0)
+        est = RNNRegressor(hidden, activation, alpha=alpha, max_iter=1, random_state=0,
+                           **network)
         y = rng.normal(size=(n, 2))
     else:
-        est = RNNClassifier(HIDDEN, activation, alpha=alpha, max_iter=1, random_state=0)
+        est = RNNClassifier(hidden, activation, alpha=alpha, max_iter=1, random_state=0,
+                            **network)
         n_classes = 2 if kind == "binary" else 3
         y = np.arange(n) % n_classes
     with warnings.catch_warnings():
@@ -55,25 +59,17 @@ def _initialized_estimator(kind, activation, alpha, X, dtype, seed=0):
     return est, params, sequences, targets
 
 
-@pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
-@pytest.mark.parametrize("kind", ["binary", "multiclass", "regressor"])
-@pytest.mark.parametrize("alpha", [0.0, 0.5])
-def test_gradient_matches_finite_differences(lengths, activation, kind, alpha):
-    X = _make_batch(lengths, np.float64)
-    est, params, sequences, targets = _initialized_estimator(
-        kind, activation, alpha, X, np.float64
-    )
-
+def _assert_gradient_matches_finite_differences(est, params, sequences, targets):
     def objective(p):
         return est._loss_and_gradient(p, sequences, targets, n_threads=2)[0]
 
     _, grad = est._loss_and_gradient(params, sequences, targets, n_threads=2)
 
-    # Central differences: truncation error ~ eps^2 * f''' ~ 1e-12 and
-    # rounding error ~ 1e-16 / eps ~ 1e-10, both far below the 1e-6 asked of
-    # the analytic gradient. With this fixed seed no relu pre-activation lies
-    # within eps of its kink, so the objective is smooth where it is probed.
+    # Central differences: truncation error ~ eps^2 * (third derivative)
+    # ~ 1e-12 and rounding error ~ 1e-16 / eps ~ 1e-10, both far below the
+    # 1e-6 asked of the analytic gradient. With the fixed seeds no relu
+    # pre-activation lies within eps of its kink, so the objective is smooth
+    # where it is probed.
     eps = 1e-6
     fd = np.empty_like(params)
     for i in range(params.size):
@@ -89,14 +85,52 @@ def test_gradient_matches_finite_differences(lengths, activation, kind, alpha):
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize(
-    "dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)], ids=["float64", "float32"]
-)
+@pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regressor"])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_gradient_matches_finite_differences(lengths, activation, kind, alpha):
+    """The Elman cell, both activations, every loss, with and without L2."""
+    X = _make_batch(lengths, np.float64)
+    est, params, sequences, targets = _initialized_estimator(
+        kind, activation, alpha, X, np.float64
+    )
+    _assert_gradient_matches_finite_differences(est, params, sequences, targets)
+
+
+@pytest.mark.parametrize("learn_initial_state", [False, True], ids=["h0=0", "h0=learned"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("n_layers", [1, 2], ids=["1layer", "2layers"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_every_architecture_gradient_matches_finite_differences(
+    cell, n_layers, bidirectional, learn_initial_state
+):
+    """Every cell, stacked or not, one or two directions, with and without a
+    learned initial state, on the ragged batch (more than two chunks).
+
+    Layers of different sizes check the gradient flowing from layer to layer;
+    alpha > 0 checks the L2 term on every weight matrix.
+    """
+    X = _make_batch(LENGTHS["ragged"], np.float64)
+    hidden = (HIDDEN, HIDDEN - 1)[:n_layers]
+    est, params, sequences, targets = _initialized_estimator(
+        "regressor", "tanh", 0.5, X, np.float64, hidden=hidden, cell=cell,
+        bidirectional=bidirectional, learn_initial_state=learn_initial_state,
+    )
+    _assert_gradient_matches_finite_differences(est, params, sequences, targets)
+
+
+# Float32 tolerances: a few ulp (6e-8) per operation, grown over the steps and
+# layers of the recurrence.
+DTYPE_RTOL = [(np.float64, 1e-12), (np.float32, 2e-5)]
+
+
+@pytest.mark.parametrize("dtype, rtol", DTYPE_RTOL, ids=["float64", "float32"])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_kernels_match_numpy_reference(dtype, rtol, activation, lengths, n_threads):
-    """Outputs and every gradient equal the per-sequence NumPy reference.
+def test_elman_kernels_match_numpy_reference(dtype, rtol, activation, lengths, n_threads):
+    """Elman outputs and every gradient equal the per-sequence NumPy reference.
 
     The reference works one sequence at a time with plain NumPy, so the only
     differences are rounding: summation order in BLAS versus NumPy.
@@ -104,22 +138,51 @@ def test_kernels_match_numpy_reference(dtype, rtol, activation, lengths, n_threa
     X = _make_batch(lengths, dtype, seed=1)
     est, params, sequences, _ = _initialized_estimator("regressor", activation, 0.0, X, dtype)
     network = est._network
+    names = {"W_x": "W_ih_l0", "W_s": "W_hh_l0", "b": "b_l0", "W_y": "W_y", "b_y": "b_y"}
 
     out, cache = network.forward(params, sequences, n_threads)
     views = network.layout.views(params)
-    ref_out, ref_states = reference.forward(views, X, activation)
+    p = {ref_name: views[name] for ref_name, name in names.items()}
+    ref_out, ref_states = reference.forward(p, X, activation)
     scale = np.abs(ref_out).max()
     np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol * scale)
 
     d_out = np.random.RandomState(2).normal(size=out.shape).astype(dtype)
     grad = network.backward(params, cache, d_out, n_threads)
-    ref_grad = reference.backward(views, X, ref_states, d_out, activation)
-    for name, value in network.layout.views(grad).items():
-        scale = np.abs(ref_grad[name]).max()
+    ref_grad = reference.backward(p, X, ref_states, d_out, activation)
+    grad_views = network.layout.views(grad)
+    for ref_name, name in names.items():
+        scale = np.abs(ref_grad[ref_name]).max()
         np.testing.assert_allclose(
-            value, ref_grad[name], rtol=rtol, atol=rtol * scale, err_msg=name
+            grad_views[name], ref_grad[ref_name], rtol=rtol, atol=rtol * scale, err_msg=name
         )
     assert out.dtype == grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype, rtol", DTYPE_RTOL, ids=["float64", "float32"])
+@pytest.mark.parametrize("learn_initial_state", [False, True], ids=["h0=0", "h0=learned"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell, activation",
+                         [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")])
+def test_every_cell_matches_pytorch_equations(
+    cell, activation, bidirectional, learn_initial_state, dtype, rtol
+):
+    """Outputs of two stacked layers equal the reference written from
+    PyTorch's equations (tests/reference.py), fed through the public,
+    PyTorch-named weight mapping ``weights_``."""
+    X = _make_batch(LENGTHS["ragged"], dtype, seed=1)
+    est, params, sequences, _ = _initialized_estimator(
+        "regressor", activation, 0.0, X, dtype, hidden=(HIDDEN, HIDDEN - 1), cell=cell,
+        bidirectional=bidirectional, learn_initial_state=learn_initial_state,
+    )
+    est._params[...] = params
+    ref_out = reference.torch_equations_forward(
+        est.weights_, X, cell, n_layers=2, bidirectional=bidirectional, nonlinearity=activation
+    )
+    out = est.predict(X)
+    scale = np.abs(ref_out).max()
+    np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol * scale)
+    assert out.dtype == dtype
 
 
 # Measured maxima: 3.0 ulp (float64) and 2.49 ulp (float32, against tanh in
@@ -129,21 +192,22 @@ def test_kernels_match_numpy_reference(dtype, rtol, activation, lengths, n_threa
 def test_kernel_tanh_is_accurate_over_its_whole_range(dtype, max_ulp):
     """The kernels' own tanh (skrnn/_kernels/_tanh.h) against numpy.tanh.
 
-    A one-unit network with W_x = 1 and everything else 0 outputs tanh(x) of
+    A one-unit network with W_ih = 1 and everything else 0 outputs tanh(x) of
     its single input, so this reads the kernel's tanh directly: large
     arguments (saturation), tiny ones (no cancellation), and infinities.
     """
-    from skrnn._network import ElmanNetwork
+    from skrnn._network import RecurrentNetwork
+    from skrnn._params import NetworkSpec
     from skrnn._sequences import check_sequences
 
     x = np.concatenate([
         np.linspace(-40, 40, 100_001), np.geomspace(1e-30, 1, 2001),
         -np.geomspace(1e-30, 1, 2001), [0.0, np.inf, -np.inf],
     ]).astype(dtype)
-    network = ElmanNetwork(1, 1, 1, "tanh", dtype)
+    network = RecurrentNetwork(NetworkSpec(1, 1, "rnn", (1,), False, False), dtype)
     params = np.zeros(network.layout.n_params, dtype)
     views = network.layout.views(params)
-    views["W_x"][...] = 1
+    views["W_ih_l0"][...] = 1
     views["W_y"][...] = 1
     sequences = check_sequences(x.reshape(-1, 1, 1)[np.isfinite(x)])[0]
     out, _ = network.forward(params, sequences, n_threads=2)

@@ -38,6 +38,25 @@ def test_same_seed_gives_identical_model_for_1_and_2_threads(dtype, activation):
     np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_every_cell_identical_for_1_and_2_threads(cell, dtype):
+    """Two stacked bidirectional layers with learned initial states: every
+    kernel, both directions and the layer-to-layer gradients, on ragged
+    batches of four chunks."""
+    X, y = _ragged_data(dtype)
+    fits = [
+        RNNClassifier((6, 5), cell=cell, bidirectional=True, learn_initial_state=True,
+                      batch_size=64, max_iter=8, tol=0, random_state=3,
+                      n_threads=n).fit(X, y)
+        for n in (1, 2)
+    ]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_  # exact float equality
+    for name, value in fits[0].weights_.items():
+        np.testing.assert_array_equal(value, fits[1].weights_[name], err_msg=name)
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+
+
 def test_regressor_identical_for_1_and_2_threads():
     rng = np.random.RandomState(1)
     X = rng.normal(size=(120, 9, 2))

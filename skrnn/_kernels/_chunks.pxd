@@ -1,0 +1,141 @@
+# Helpers shared by the cell kernels (_elman.pyx, _lstm.pyx, _gru.pyx).
+#
+# Layout of a mini-batch, common to every cell
+# --------------------------------------------
+# Python (skrnn._network) sorts a batch's sequences by length, longest first,
+# and cuts them into chunks of ``chunk_size`` consecutive sequences. A chunk is
+# the unit of parallel work: one thread runs the whole time loop of a chunk.
+# Each chunk owns a contiguous block of rows in every work array, ordered by
+# time step, then by sequence: the "slab" of step t holds one row per
+# sequence of the chunk still running at t. Because the sequences are
+# sorted, the running ones are always a prefix of the chunk, so every
+# per-step product is one GEMM over a contiguous block and no work is spent
+# on padding.
+#
+# Determinism: the chunking depends on the batch only, never on the thread
+# count; each chunk writes its own rows and its own gradient buffer, and the
+# buffers are summed in chunk order (``sum_chunk_gradients``). BLAS runs
+# single-threaded inside (the caller holds a threadpoolctl limit). So results
+# are bitwise the same for any number of threads.
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+
+from ._blas cimport gemm
+
+cdef extern from "_tanh.h":
+    void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
+    void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
+
+
+cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        skrnn_tanhf_inplace(a, n)
+    else:
+        skrnn_tanh_inplace(a, n)
+
+
+cdef inline void sigmoid_inplace(floating *a, Py_ssize_t n) noexcept nogil:
+    """a = 1 / (1 + exp(-a)), in place, as 0.5 + 0.5 tanh(a / 2).
+
+    Through the vectorised tanh this is exact to a few ulp of 1 (the absolute
+    error that matters where a gate multiplies a state).
+    """
+    cdef Py_ssize_t i
+    for i in range(n):
+        a[i] = <floating> 0.5 * a[i]
+    tanh_inplace(a, n)
+    for i in range(n):
+        a[i] = <floating> 0.5 + <floating> 0.5 * a[i]
+
+
+cdef inline Py_ssize_t n_running(
+    const Py_ssize_t *lengths, Py_ssize_t n_seq, Py_ssize_t t,
+) noexcept nogil:
+    """Sequences (of a chunk sorted longest first) still running at step t."""
+    cdef Py_ssize_t n = 0
+    while n < n_seq and lengths[n] > t:
+        n += 1
+    return n
+
+
+cdef inline void column_sums(
+    const floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+    floating *sums,
+) noexcept nogil:
+    """sums[j] = sum_i a[i, j] for a row-major block with row stride lda."""
+    cdef Py_ssize_t i, j
+    for j in range(n_cols):
+        sums[j] = 0
+    for i in range(n_rows):
+        for j in range(n_cols):
+            sums[j] += a[i * lda + j]
+
+
+cdef inline void sum_chunk_gradients(
+    const floating[:, ::1] chunk_grad, floating[::1] grad, int n_threads,
+) noexcept nogil:
+    """grad = sum of the chunks' gradients, always added in chunk order."""
+    cdef Py_ssize_t n_chunks = chunk_grad.shape[0]
+    cdef Py_ssize_t i, c
+    cdef floating total
+    for i in prange(grad.shape[0], schedule="static", num_threads=n_threads):
+        total = 0
+        for c in range(n_chunks):
+            total = total + chunk_grad[c, i]
+        grad[i] = total
+
+
+# -- the parts of a chunk's forward and backward pass common to every cell ----
+
+cdef inline void project_inputs(
+    const floating *X, const floating *W_ih, const floating *b,
+    Py_ssize_t row0, Py_ssize_t row1, int n_in, int width, floating *A,
+) noexcept nogil:
+    """A = X @ W_ih + b over the chunk's rows: every step's input
+    projection in one GEMM, before the time loop."""
+    cdef Py_ssize_t row
+    for row in range(row0, row1):
+        memcpy(&A[row * width], b, width * sizeof(floating))
+    gemm(False, False, <int> (row1 - row0), width, n_in,
+         <floating> 1, &X[row0 * n_in], n_in, W_ih, width,
+         <floating> 1, &A[row0 * width], width)
+
+
+cdef inline void weight_gradients(
+    const floating *X, const floating *H, const floating *D,
+    const floating *D_next, const floating *W_ih,
+    Py_ssize_t row0, Py_ssize_t row1, int n_in, int hidden, int width,
+    floating *g_W_ih, floating *g_W_hh, floating *g_b, floating *dX,
+) noexcept nogil:
+    """After the backward time loop of a chunk, each one GEMM over all its
+    rows: dW_ih = X^T D, dW_hh = H^T D_next, db = column sums of D, and
+    dX = D W_ih^T unless ``dX`` is NULL (the first layer needs none)."""
+    cdef int n_rows = <int> (row1 - row0)
+    gemm(True, False, n_in, width, n_rows,
+         <floating> 1, &X[row0 * n_in], n_in, &D[row0 * width], width,
+         <floating> 0, g_W_ih, width)
+    gemm(True, False, hidden, width, n_rows,
+         <floating> 1, &H[row0 * hidden], hidden, &D_next[row0 * width], width,
+         <floating> 0, g_W_hh, width)
+    column_sums(&D[row0 * width], n_rows, width, width, g_b)
+    if dX != NULL:
+        gemm(False, True, n_rows, n_in, width,
+             <floating> 1, &D[row0 * width], width, W_ih, width,
+             <floating> 0, &dX[row0 * n_in], n_in)
+
+
+cdef inline void initial_state_gradients(
+    const floating *h0, const floating *delta0_sum, const floating *W_hh,
+    int hidden, int width, floating *g_W_hh, floating beta, floating *g_h0,
+) noexcept nogil:
+    """Step 0 of every sequence read h0: given the recurrent-side deltas of
+    step 0 summed over the chunk, add h0^T delta0_sum to dW_hh and set
+    g_h0 = delta0_sum @ W_hh^T + beta * g_h0."""
+    gemm(True, False, hidden, width, 1,
+         <floating> 1, h0, hidden, delta0_sum, width,
+         <floating> 1, g_W_hh, width)
+    gemm(False, True, 1, hidden, width,
+         <floating> 1, delta0_sum, width, W_hh, width,
+         beta, g_h0, hidden)

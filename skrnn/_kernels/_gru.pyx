@@ -1,0 +1,344 @@
+"""GRU layer: forward pass and backpropagation through time (BPTT).
+
+One layer, one direction, over a sorted and chunked mini-batch (layout in
+``_chunks.pxd``; calling convention in ``_elman.pyx``). With PyTorch's
+equations and gate order r, z, n, the reset gate applied after the
+recurrent product:
+
+    r = sigmoid(x_t @ W_ir + h_{t-1} @ W_hr + b_r)
+    z = sigmoid(x_t @ W_iz + h_{t-1} @ W_hz + b_z)
+    n = tanh(x_t @ W_in + b_in + r * (h_{t-1} @ W_hn + b_hn))
+    h_t = (1 - z) * n + z * h_{t-1},       h_{-1} = h0 (or 0)
+
+``W_ih`` is (n_in, 3H) and ``W_hh`` is (H, 3H): PyTorch's ``weight_ih_l0``
+and ``weight_hh_l0`` transposed. ``b`` is [b_r, b_z, b_in] with b_r and b_z
+PyTorch's ``bias_ih + bias_hh`` of those gates; ``b_hn`` stays separate
+because r multiplies it.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+from ._blas cimport gemm
+from ._chunks cimport (
+    column_sums, initial_state_gradients, n_running, project_inputs,
+    sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
+)
+
+
+def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+    """Length of each chunk's row of ``work`` in ``gru_forward``."""
+    return 3 * chunk_size * hidden
+
+
+def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+    """Length of each chunk's row of ``work`` in ``gru_backward``."""
+    return chunk_size * hidden + 3 * hidden
+
+
+def gru_forward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] seq_len,
+    const Py_ssize_t[::1] chunk_row_start,
+    Py_ssize_t chunk_size,
+    const floating[:, ::1] W_ih,
+    const floating[:, ::1] W_hh,
+    const floating[::1] b,
+    const floating[::1] b_hn,
+    const floating[::1] h0,
+    bint has_initial_state,
+    floating[:, ::1] H,
+    floating[:, ::1] A,
+    floating[:, ::1] HN,
+    floating[:, ::1] work,
+    int n_threads,
+):
+    """Forward pass of one GRU layer over a sorted, chunked mini-batch.
+
+    Parameters
+    ----------
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+        As for ``elman_forward``, with 3H gate columns.
+    b_hn : (H,) array
+        Bias of the recurrent product of the n gate.
+    h0 : (H,) array
+        Initial hidden state; read only if ``has_initial_state``.
+    H : (n_rows, H) array, written
+        Hidden state at every row.
+    A : (n_rows, 3H) array, written
+        The gates' activations [r, z, n] at every row.
+    HN : (n_rows, H) array, written
+        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r).
+    work : (n_chunks, forward_work_size(chunk_size, H)) array, work
+    n_threads : int
+        OpenMP threads.
+    """
+    cdef Py_ssize_t n_seq = seq_len.shape[0]
+    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
+    cdef Py_ssize_t c, first
+    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        first = c * chunk_size
+        _forward_chunk(
+            &seq_len[first], min(chunk_size, n_seq - first),
+            chunk_row_start[c], chunk_row_start[c + 1],
+            X.shape[1], W_hh.shape[0],
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &b[0], &b_hn[0], &h0[0],
+            has_initial_state, &H[0, 0], &A[0, 0], &HN[0, 0], &work[c, 0],
+        )
+
+
+cdef void _forward_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    Py_ssize_t row1,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const floating *W_ih,
+    const floating *W_hh,
+    const floating *b,
+    const floating *b_hn,
+    const floating *h0,
+    bint has_initial_state,
+    floating *H,
+    floating *A,
+    floating *HN,
+    floating *R,
+) noexcept nogil:
+    cdef int width = 3 * hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef Py_ssize_t t, p, k, row, slab, prev_slab, running
+    cdef Py_ssize_t rec_stride
+    cdef bint has_rec
+    cdef floating *a
+    cdef const floating *rec
+    cdef floating hn, h_prev, z, n
+
+    project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
+
+    slab = row0
+    prev_slab = row0
+    for t in range(n_steps):
+        running = n_running(seq_len, n_seq, t)
+        # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
+        # sequence starts from the same h0 (one row, read by all) or from 0.
+        has_rec = t > 0 or has_initial_state
+        rec_stride = width if t > 0 else 0
+        if t > 0:
+            gemm(False, False, <int> running, width, hidden,
+                 <floating> 1, &H[prev_slab * hidden], hidden, W_hh, width,
+                 <floating> 0, R, width)
+        elif has_initial_state:
+            gemm(False, False, 1, width, hidden,
+                 <floating> 1, h0, hidden, W_hh, width,
+                 <floating> 0, R, width)
+        for p in range(running):
+            row = slab + p
+            a = &A[row * width]
+            rec = R + p * rec_stride
+            if has_rec:
+                for k in range(2 * hidden):
+                    a[k] += rec[k]
+            sigmoid_inplace(a, 2 * hidden)            # r, z
+            for k in range(hidden):
+                hn = b_hn[k]
+                if has_rec:
+                    hn = hn + rec[2 * hidden + k]
+                HN[row * hidden + k] = hn
+                a[2 * hidden + k] += a[k] * hn
+            tanh_inplace(a + 2 * hidden, hidden)      # n
+            for k in range(hidden):
+                if t > 0:
+                    h_prev = H[(prev_slab + p) * hidden + k]
+                elif has_initial_state:
+                    h_prev = h0[k]
+                else:
+                    h_prev = 0
+                z = a[hidden + k]
+                n = a[2 * hidden + k]
+                H[row * hidden + k] = n + z * (h_prev - n)
+        prev_slab = slab
+        slab += running
+
+
+def gru_backward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] seq_len,
+    const Py_ssize_t[::1] chunk_row_start,
+    Py_ssize_t chunk_size,
+    const floating[:, ::1] W_ih,
+    const floating[:, ::1] W_hh,
+    const floating[::1] h0,
+    bint has_initial_state,
+    const floating[:, ::1] H,
+    const floating[:, ::1] A,
+    const floating[:, ::1] HN,
+    const floating[:, ::1] dH,
+    floating[:, ::1] D,
+    floating[:, ::1] D_next,
+    floating[:, ::1] dX,
+    floating[:, ::1] work,
+    floating[:, ::1] chunk_grad,
+    floating[::1] grad,
+    int n_threads,
+):
+    """BPTT of one GRU layer after ``gru_forward``; writes its gradient.
+
+    Parameters
+    ----------
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0,
+    has_initial_state :
+        As given to ``gru_forward``.
+    H, A, HN : arrays
+        As written by ``gru_forward``.
+    dH : (n_rows, H) array
+        Gradient of the loss with respect to the layer's output h at every row.
+    D : (n_rows, 3H) array, work
+        Gradient with respect to the input-side pre-activations
+        (x @ W_ih + b) at every row.
+    D_next : (n_rows, 3H) array, work
+        Gradient with respect to the recurrent side (h @ W_hh, and b_hn) of
+        the same sequence's next step, at the row of step t (zero at its last
+        step), so that dW_hh is one GEMM: H^T @ D_next. It differs from D in
+        the n block, where r multiplies the recurrent term.
+    dX : (n_rows, n_in) or (0, n_in) array, written
+        Gradient with respect to ``X``; skipped when it has no rows.
+    work : (n_chunks, backward_work_size(chunk_size, H)) array, work
+    chunk_grad : (n_chunks, n_local) array, work
+        One gradient per chunk, local layout [W_ih, W_hh, b, b_hn, (h0)].
+    grad : (n_local,) array, written
+        The layer's gradient, summed over chunks in chunk order.
+    n_threads : int
+        OpenMP threads.
+    """
+    cdef Py_ssize_t n_seq = seq_len.shape[0]
+    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
+    cdef Py_ssize_t c, first
+    cdef bint need_dX = dX.shape[0] > 0
+    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        first = c * chunk_size
+        _backward_chunk(
+            &seq_len[first], min(chunk_size, n_seq - first),
+            chunk_row_start[c], chunk_row_start[c + 1],
+            X.shape[1], W_hh.shape[0],
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &h0[0], has_initial_state,
+            &H[0, 0], &A[0, 0], &HN[0, 0], &dH[0, 0],
+            &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
+            &work[c, 0], &chunk_grad[c, 0],
+        )
+    sum_chunk_gradients(chunk_grad, grad, n_threads)
+
+
+cdef void _backward_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    Py_ssize_t row1,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const floating *W_ih,
+    const floating *W_hh,
+    const floating *h0,
+    bint has_initial_state,
+    const floating *H,
+    const floating *A,
+    const floating *HN,
+    const floating *dH,
+    floating *D,
+    floating *D_next,
+    floating *dX,
+    floating *work,
+    floating *grad,
+) noexcept nogil:
+    cdef int width = 3 * hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef Py_ssize_t n_rows = row1 - row0
+    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
+    cdef Py_ssize_t running = 0, running_next = 0
+    cdef const floating *a
+    cdef floating *d
+    cdef floating *d_rec
+    cdef floating dh, d_n, h_prev, rg, z, n
+    # G[p]: dLoss/dh_t of the chunk's sequence p through step t+1.
+    # delta0_sum: the recurrent-side deltas of step 0, summed over sequences.
+    cdef floating *G = work
+    cdef floating *delta0_sum = G + n_seq * hidden
+    cdef floating *g_W_ih = grad
+    cdef floating *g_W_hh = g_W_ih + n_in * width
+    cdef floating *g_b = g_W_hh + hidden * width
+    cdef floating *g_b_hn = g_b + width
+    cdef floating *g_h0 = g_b_hn + hidden
+
+    for k in range(width):
+        delta0_sum[k] = 0
+    if has_initial_state:
+        for k in range(hidden):
+            g_h0[k] = 0
+
+    slab_end = row1
+    for t in range(n_steps - 1, -1, -1):
+        running = n_running(seq_len, n_seq, t)
+        slab = slab_end - running
+        prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
+        for p in range(running):
+            r = slab + p
+            a = &A[r * width]
+            d = &D[r * width]
+            d_rec = &D_next[(prev_slab + p) * width] if t > 0 else delta0_sum
+            for k in range(hidden):
+                rg = a[k]
+                z = a[hidden + k]
+                n = a[2 * hidden + k]
+                dh = dH[r * hidden + k]
+                if p < running_next:
+                    dh = dh + G[p * hidden + k]
+                if t > 0:
+                    h_prev = H[(prev_slab + p) * hidden + k]
+                elif has_initial_state:
+                    h_prev = h0[k]
+                else:
+                    h_prev = 0
+                d_n = dh * (1 - z) * (1 - n * n)
+                d[k] = d_n * HN[r * hidden + k] * rg * (1 - rg)
+                d[hidden + k] = dh * (h_prev - n) * z * (1 - z)
+                d[2 * hidden + k] = d_n
+                # Rows of step t-1 get this step's recurrent-side deltas; at
+                # t = 0 they are summed, for b_hn and the initial state.
+                if t > 0:
+                    d_rec[k] = d[k]
+                    d_rec[hidden + k] = d[hidden + k]
+                    d_rec[2 * hidden + k] = d_n * rg
+                else:
+                    d_rec[k] += d[k]
+                    d_rec[hidden + k] += d[hidden + k]
+                    d_rec[2 * hidden + k] += d_n * rg
+                    if has_initial_state:
+                        g_h0[k] += dh * z
+                # The direct path h_{t-1} -> h_t.
+                G[p * hidden + k] = dh * z
+        # Sequences ending at t have no step t+1.
+        if running > running_next:
+            memset(&D_next[(slab + running_next) * width], 0,
+                   (running - running_next) * width * sizeof(floating))
+        if t > 0:
+            # dLoss/dh_{t-1} = dh_t * z + (recurrent deltas) @ W_hh^T
+            gemm(False, True, <int> running, hidden, width,
+                 <floating> 1, &D_next[prev_slab * width], width, W_hh, width,
+                 <floating> 1, G, hidden)
+        running_next = running
+        slab_end = slab
+
+    weight_gradients(X, H, D, D_next, W_ih, row0, row1, n_in, hidden, width,
+                     g_W_ih, g_W_hh, g_b, dX)
+    # b_hn sits on the recurrent side: its deltas are D_next's n block, plus
+    # step 0's.
+    column_sums(&D_next[row0 * width + 2 * hidden], n_rows, hidden, width, g_b_hn)
+    for k in range(hidden):
+        g_b_hn[k] += delta0_sum[2 * hidden + k]
+    if has_initial_state:
+        # g_h0 already holds the direct path's sum of dh * z.
+        initial_state_gradients(h0, delta0_sum, W_hh, hidden, width,
+                                g_W_hh, 1, g_h0)

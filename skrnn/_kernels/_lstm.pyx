@@ -1,0 +1,317 @@
+"""LSTM layer: forward pass and backpropagation through time (BPTT).
+
+One layer, one direction, over a sorted and chunked mini-batch (layout in
+``_chunks.pxd``; calling convention in ``_elman.pyx``). With PyTorch's
+equations and gate order i, f, g, o:
+
+    [i, f, g, o] = x_t @ W_ih + h_{t-1} @ W_hh + b      (pre-activations)
+    i, f, o = sigmoid(.),   g = tanh(.)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t),          h_{-1} = h0, c_{-1} = c0 (or 0)
+
+``W_ih`` is (n_in, 4H) and ``W_hh`` is (H, 4H): PyTorch's ``weight_ih_l0``
+and ``weight_hh_l0`` transposed. ``b`` is PyTorch's ``bias_ih + bias_hh``.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+from ._blas cimport gemm
+from ._chunks cimport (
+    column_sums, initial_state_gradients, n_running, project_inputs,
+    sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
+)
+
+
+def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+    """Length of each chunk's row of ``work`` in ``lstm_forward``."""
+    return 4 * hidden
+
+
+def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+    """Length of each chunk's row of ``work`` in ``lstm_backward``."""
+    return 3 * chunk_size * hidden + 4 * hidden
+
+
+def lstm_forward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] seq_len,
+    const Py_ssize_t[::1] chunk_row_start,
+    Py_ssize_t chunk_size,
+    const floating[:, ::1] W_ih,
+    const floating[:, ::1] W_hh,
+    const floating[::1] b,
+    const floating[::1] h0,
+    const floating[::1] c0,
+    bint has_initial_state,
+    floating[:, ::1] H,
+    floating[:, ::1] C,
+    floating[:, ::1] A,
+    floating[:, ::1] work,
+    int n_threads,
+):
+    """Forward pass of one LSTM layer over a sorted, chunked mini-batch.
+
+    Parameters
+    ----------
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+        As for ``elman_forward``, with 4H gate columns.
+    h0, c0 : (H,) arrays
+        Initial hidden and cell states; read only if ``has_initial_state``.
+    H, C : (n_rows, H) arrays, written
+        Hidden and cell state at every row.
+    A : (n_rows, 4H) array, written
+        The gates' activations [i, f, g, o] at every row.
+    work : (n_chunks, forward_work_size(chunk_size, H)) array, work
+    n_threads : int
+        OpenMP threads.
+    """
+    cdef Py_ssize_t n_seq = seq_len.shape[0]
+    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
+    cdef Py_ssize_t c, first
+    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        first = c * chunk_size
+        _forward_chunk(
+            &seq_len[first], min(chunk_size, n_seq - first),
+            chunk_row_start[c], chunk_row_start[c + 1],
+            X.shape[1], W_hh.shape[0],
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &b[0], &h0[0], &c0[0],
+            has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &work[c, 0],
+        )
+
+
+cdef void _forward_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    Py_ssize_t row1,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const floating *W_ih,
+    const floating *W_hh,
+    const floating *b,
+    const floating *h0,
+    const floating *c0,
+    bint has_initial_state,
+    floating *H,
+    floating *C,
+    floating *A,
+    floating *h0_W_hh,
+) noexcept nogil:
+    cdef int width = 4 * hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef Py_ssize_t t, p, k, slab, prev_slab, running
+    cdef floating *a
+    cdef floating c_prev
+
+    project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
+
+    slab = row0
+    prev_slab = row0
+    for t in range(n_steps):
+        running = n_running(seq_len, n_seq, t)
+        # All four gates' recurrent terms in one product.
+        if t > 0:
+            gemm(False, False, <int> running, width, hidden,
+                 <floating> 1, &H[prev_slab * hidden], hidden, W_hh, width,
+                 <floating> 1, &A[slab * width], width)
+        elif has_initial_state:
+            gemm(False, False, 1, width, hidden,
+                 <floating> 1, h0, hidden, W_hh, width,
+                 <floating> 0, h0_W_hh, width)
+            for p in range(running):
+                for k in range(width):
+                    A[(slab + p) * width + k] += h0_W_hh[k]
+        for p in range(running):
+            a = &A[(slab + p) * width]
+            sigmoid_inplace(a, 2 * hidden)            # i, f
+            tanh_inplace(a + 2 * hidden, hidden)      # g
+            sigmoid_inplace(a + 3 * hidden, hidden)   # o
+            for k in range(hidden):
+                if t > 0:
+                    c_prev = C[(prev_slab + p) * hidden + k]
+                elif has_initial_state:
+                    c_prev = c0[k]
+                else:
+                    c_prev = 0
+                C[(slab + p) * hidden + k] = (
+                    a[hidden + k] * c_prev + a[k] * a[2 * hidden + k]
+                )
+        # h = o * tanh(c), with tanh vectorised over the whole slab.
+        memcpy(&H[slab * hidden], &C[slab * hidden],
+               running * hidden * sizeof(floating))
+        tanh_inplace(&H[slab * hidden], running * hidden)
+        for p in range(running):
+            a = &A[(slab + p) * width + 3 * hidden]
+            for k in range(hidden):
+                H[(slab + p) * hidden + k] *= a[k]
+        prev_slab = slab
+        slab += running
+
+
+def lstm_backward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] seq_len,
+    const Py_ssize_t[::1] chunk_row_start,
+    Py_ssize_t chunk_size,
+    const floating[:, ::1] W_ih,
+    const floating[:, ::1] W_hh,
+    const floating[::1] h0,
+    const floating[::1] c0,
+    bint has_initial_state,
+    const floating[:, ::1] H,
+    const floating[:, ::1] C,
+    const floating[:, ::1] A,
+    const floating[:, ::1] dH,
+    floating[:, ::1] D,
+    floating[:, ::1] D_next,
+    floating[:, ::1] dX,
+    floating[:, ::1] work,
+    floating[:, ::1] chunk_grad,
+    floating[::1] grad,
+    int n_threads,
+):
+    """BPTT of one LSTM layer after ``lstm_forward``; writes its gradient.
+
+    Parameters
+    ----------
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0, c0,
+    has_initial_state :
+        As given to ``lstm_forward``.
+    H, C, A : arrays
+        As written by ``lstm_forward``.
+    dH : (n_rows, H) array
+        Gradient of the loss with respect to the layer's output h at every row.
+    D, D_next : (n_rows, 4H) arrays, work
+        Gradient with respect to the gates' pre-activations at every row, and
+        the same sequence's next-step one at the row of step t (zero at its
+        last step), so that dW_hh is one GEMM: H^T @ D_next.
+    dX : (n_rows, n_in) or (0, n_in) array, written
+        Gradient with respect to ``X``; skipped when it has no rows.
+    work : (n_chunks, backward_work_size(chunk_size, H)) array, work
+    chunk_grad : (n_chunks, n_local) array, work
+        One gradient per chunk, local layout [W_ih, W_hh, b, (h0, c0)].
+    grad : (n_local,) array, written
+        The layer's gradient, summed over chunks in chunk order.
+    n_threads : int
+        OpenMP threads.
+    """
+    cdef Py_ssize_t n_seq = seq_len.shape[0]
+    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
+    cdef Py_ssize_t c, first
+    cdef bint need_dX = dX.shape[0] > 0
+    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        first = c * chunk_size
+        _backward_chunk(
+            &seq_len[first], min(chunk_size, n_seq - first),
+            chunk_row_start[c], chunk_row_start[c + 1],
+            X.shape[1], W_hh.shape[0],
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &h0[0], &c0[0],
+            has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &dH[0, 0],
+            &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
+            &work[c, 0], &chunk_grad[c, 0],
+        )
+    sum_chunk_gradients(chunk_grad, grad, n_threads)
+
+
+cdef void _backward_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    Py_ssize_t row1,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const floating *W_ih,
+    const floating *W_hh,
+    const floating *h0,
+    const floating *c0,
+    bint has_initial_state,
+    const floating *H,
+    const floating *C,
+    const floating *A,
+    const floating *dH,
+    floating *D,
+    floating *D_next,
+    floating *dX,
+    floating *work,
+    floating *grad,
+) noexcept nogil:
+    cdef int width = 4 * hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
+    cdef Py_ssize_t running = 0, running_next = 0
+    cdef const floating *a
+    cdef floating *d
+    cdef floating dh, dc, tc, c_prev, i, f, g, o
+    # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
+    # through step t+1; T: tanh(c_t) of the current slab, recomputed.
+    cdef floating *G = work
+    cdef floating *Gc = G + n_seq * hidden
+    cdef floating *T = Gc + n_seq * hidden
+    cdef floating *delta0_sum = T + n_seq * hidden
+    cdef floating *g_W_ih = grad
+    cdef floating *g_W_hh = g_W_ih + n_in * width
+    cdef floating *g_b = g_W_hh + hidden * width
+    cdef floating *g_h0 = g_b + width
+    cdef floating *g_c0 = g_h0 + hidden
+
+    slab_end = row1
+    for t in range(n_steps - 1, -1, -1):
+        running = n_running(seq_len, n_seq, t)
+        slab = slab_end - running
+        prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
+        memcpy(T, &C[slab * hidden], running * hidden * sizeof(floating))
+        tanh_inplace(T, running * hidden)
+        for p in range(running):
+            r = slab + p
+            a = &A[r * width]
+            d = &D[r * width]
+            for k in range(hidden):
+                i = a[k]
+                f = a[hidden + k]
+                g = a[2 * hidden + k]
+                o = a[3 * hidden + k]
+                tc = T[p * hidden + k]
+                dh = dH[r * hidden + k]
+                if p < running_next:
+                    dh = dh + G[p * hidden + k]
+                dc = dh * o * (1 - tc * tc)
+                if p < running_next:
+                    dc = dc + Gc[p * hidden + k]
+                if t > 0:
+                    c_prev = C[(prev_slab + p) * hidden + k]
+                elif has_initial_state:
+                    c_prev = c0[k]
+                else:
+                    c_prev = 0
+                d[k] = dc * g * i * (1 - i)
+                d[hidden + k] = dc * c_prev * f * (1 - f)
+                d[2 * hidden + k] = dc * i * (1 - g * g)
+                d[3 * hidden + k] = dh * tc * o * (1 - o)
+                Gc[p * hidden + k] = dc * f
+        # Sequences ending at t have no delta_{t+1}.
+        if running > running_next:
+            memset(&D_next[(slab + running_next) * width], 0,
+                   (running - running_next) * width * sizeof(floating))
+        if t > 0:
+            memcpy(&D_next[prev_slab * width], &D[slab * width],
+                   running * width * sizeof(floating))
+            # dLoss/dh_{t-1} through step t, all gates in one product.
+            gemm(False, True, <int> running, hidden, width,
+                 <floating> 1, &D[slab * width], width, W_hh, width,
+                 <floating> 0, G, hidden)
+        running_next = running
+        slab_end = slab
+
+    weight_gradients(X, H, D, D_next, W_ih, row0, row1, n_in, hidden, width,
+                     g_W_ih, g_W_hh, g_b, dX)
+    if has_initial_state:
+        # dc0 is the sum of the cell gradients carried back from step 0,
+        # left in Gc by the loop.
+        column_sums(&D[row0 * width], running, width, width, delta0_sum)
+        initial_state_gradients(h0, delta0_sum, W_hh, hidden, width,
+                                g_W_hh, 0, g_h0)
+        column_sums(Gc, running, hidden, hidden, g_c0)

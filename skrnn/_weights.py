@@ -1,0 +1,112 @@
+"""The public weight mapping: PyTorch's parameter names and shapes.
+
+A fitted network's weights are exposed as a dict keyed like the state dicts
+of ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` (``weight_ih_l{k}``,
+``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, with the suffix
+``_reverse`` for the backward direction) plus ``output.weight`` and
+``output.bias`` for the ``torch.nn.Linear`` output layer, and
+``initial_h_l{k}`` / ``initial_c_l{k}`` for learned initial states. This
+module converts between that dict and the flat parameter vector
+(``skrnn._params``): it transposes the weight matrices and splits or folds
+the biases.
+
+PyTorch keeps two biases per gate where one would do, because they are
+simply added. skrnn keeps their sum, so reading gives the whole sum in
+``bias_ih`` and zeros in ``bias_hh`` -- except the GRU's n gate, whose
+recurrent bias sits inside ``r * (W_hn h + b_hn)`` and is kept apart. The
+outputs are the same either way.
+"""
+
+import numpy as np
+
+
+def torch_shapes(spec):
+    """Dict of PyTorch-style name -> shape for a network spec."""
+    shapes = {}
+    for k, tag, n_in, hidden in spec.layers():
+        suffix = tag  # "_l{k}" or "_l{k}_reverse", PyTorch's own suffixes
+        width = spec.n_gates * hidden
+        shapes["weight_ih" + suffix] = (width, n_in)
+        shapes["weight_hh" + suffix] = (width, hidden)
+        shapes["bias_ih" + suffix] = (width,)
+        shapes["bias_hh" + suffix] = (width,)
+        if spec.learn_initial_state:
+            shapes["initial_h" + suffix] = (hidden,)
+            if spec.cell == "lstm":
+                shapes["initial_c" + suffix] = (hidden,)
+    n_final = len(spec.directions) * spec.hidden_sizes[-1]
+    shapes["output.weight"] = (spec.n_outputs, n_final)
+    shapes["output.bias"] = (spec.n_outputs,)
+    return shapes
+
+
+def to_torch_names(spec, views):
+    """PyTorch-named copies of the parameters in ``views`` (flat-layout names)."""
+    weights = {}
+    for _, tag, _, hidden in spec.layers():
+        weights["weight_ih" + tag] = views["W_ih" + tag].T.copy()
+        weights["weight_hh" + tag] = views["W_hh" + tag].T.copy()
+        weights["bias_ih" + tag] = views["b" + tag].copy()
+        bias_hh = np.zeros_like(views["b" + tag])
+        if spec.cell == "gru":
+            bias_hh[2 * hidden :] = views["b_hn" + tag]
+        weights["bias_hh" + tag] = bias_hh
+        if spec.learn_initial_state:
+            weights["initial_h" + tag] = views["h0" + tag].copy()
+            if spec.cell == "lstm":
+                weights["initial_c" + tag] = views["c0" + tag].copy()
+    weights["output.weight"] = views["W_y"].T.copy()
+    weights["output.bias"] = views["b_y"].copy()
+    return weights
+
+
+def from_torch_names(spec, weights, views):
+    """Write PyTorch-named ``weights`` into ``views``, after checking them.
+
+    Raises
+    ------
+    ValueError
+        If a name is missing or unknown, or an array has the wrong shape or
+        non-finite values. Nothing is written then.
+    """
+    expected = torch_shapes(spec)
+    missing = [name for name in expected if name not in weights]
+    unknown = [name for name in weights if name not in expected]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing {missing}")
+        if unknown:
+            problems.append(f"unknown {unknown}")
+        raise ValueError(
+            "The weights do not match this network "
+            f"({spec.cell}, hidden_layer_sizes={spec.hidden_sizes}, "
+            f"bidirectional={spec.bidirectional}, "
+            f"learn_initial_state={spec.learn_initial_state}): "
+            + "; ".join(problems) + "."
+        )
+    arrays = {}
+    for name, shape in expected.items():
+        value = np.asarray(weights[name], dtype=np.float64)
+        if value.shape != shape:
+            raise ValueError(
+                f"Weight {name!r} has shape {value.shape}; this network needs {shape}."
+            )
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"Weight {name!r} contains NaN or infinity.")
+        arrays[name] = value
+
+    for _, tag, _, hidden in spec.layers():
+        views["W_ih" + tag][...] = arrays["weight_ih" + tag].T
+        views["W_hh" + tag][...] = arrays["weight_hh" + tag].T
+        bias = arrays["bias_ih" + tag] + arrays["bias_hh" + tag]
+        if spec.cell == "gru":
+            bias[2 * hidden :] = arrays["bias_ih" + tag][2 * hidden :]
+            views["b_hn" + tag][...] = arrays["bias_hh" + tag][2 * hidden :]
+        views["b" + tag][...] = bias
+        if spec.learn_initial_state:
+            views["h0" + tag][...] = arrays["initial_h" + tag]
+            if spec.cell == "lstm":
+                views["c0" + tag][...] = arrays["initial_c" + tag]
+    views["W_y"][...] = arrays["output.weight"].T
+    views["b_y"][...] = arrays["output.bias"]
