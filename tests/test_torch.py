@@ -1,0 +1,104 @@
+"""Models move to and from PyTorch through the PyTorch-named weights.
+
+Needs torch (in the ``test`` extra); without it these tests are skipped, and
+tests/test_gradients.py still checks every cell against a NumPy reference
+written from PyTorch's equations.
+"""
+
+import numpy as np
+import pytest
+
+from skrnn import RNNRegressor
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+TORCH_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+N_FEATURES, HIDDEN, N_LAYERS, N_OUTPUTS = 3, 5, 2, 2
+
+
+def _ragged(n=45, seed=0):
+    rng = np.random.RandomState(seed)
+    return [rng.normal(size=(rng.randint(1, 12), N_FEATURES)) for _ in range(n)]
+
+
+def _torch_modules(cell, bidirectional):
+    torch.manual_seed(0)
+    recurrent = TORCH_CELLS[cell](N_FEATURES, HIDDEN, num_layers=N_LAYERS,
+                                  bidirectional=bidirectional, dtype=torch.float64)
+    output = nn.Linear(HIDDEN * (2 if bidirectional else 1), N_OUTPUTS, dtype=torch.float64)
+    return recurrent, output
+
+
+def _torch_predict(recurrent, output, X, cell, initial_h=None, initial_c=None):
+    """Many-to-one outputs of PyTorch's modules on ragged sequences."""
+    packed = nn.utils.rnn.pack_sequence([torch.from_numpy(x) for x in X],
+                                        enforce_sorted=False)
+    state = None
+    if initial_h is not None:
+        h_0 = torch.from_numpy(initial_h)[:, None, :].expand(-1, len(X), -1).contiguous()
+        state = h_0
+        if cell == "lstm":
+            c_0 = torch.from_numpy(initial_c)[:, None, :].expand(-1, len(X), -1).contiguous()
+            state = (h_0, c_0)
+    with torch.no_grad():
+        _, h_n = recurrent(packed, state)
+        if cell == "lstm":
+            h_n = h_n[0]
+        n_dir = 2 if recurrent.bidirectional else 1
+        # The last layer's final states, forward direction first.
+        final = torch.cat(list(h_n[-n_dir:]), dim=1)
+        return output(final).numpy()
+
+
+def _stacked_initial_states(weights, prefix, bidirectional):
+    """h_0 / c_0 in PyTorch's order: l0, l0_reverse, l1, ..."""
+    suffixes = ["", "_reverse"] if bidirectional else [""]
+    return np.stack([weights[f"{prefix}_l{k}{s}"] for k in range(N_LAYERS) for s in suffixes])
+
+
+@pytest.mark.parametrize("learn_initial_state", [False, True], ids=["h0=0", "h0=learned"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_skrnn_model_runs_the_same_in_pytorch(cell, bidirectional, learn_initial_state):
+    X = _ragged()
+    y = np.random.RandomState(1).normal(size=(len(X), N_OUTPUTS))
+    reg = RNNRegressor((HIDDEN, HIDDEN), cell=cell, bidirectional=bidirectional,
+                       learn_initial_state=learn_initial_state, max_iter=30,
+                       learning_rate_init=0.01, random_state=0).fit(X, y)
+    weights = reg.weights_
+    if learn_initial_state:
+        # Trained away from zero, so that the test sees them used.
+        assert np.abs(weights["initial_h_l0"]).max() > 1e-3
+
+    recurrent, output = _torch_modules(cell, bidirectional)
+    recurrent.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()
+                               if k.startswith(("weight_", "bias_"))})
+    output.load_state_dict({"weight": torch.from_numpy(weights["output.weight"]),
+                            "bias": torch.from_numpy(weights["output.bias"])})
+    initial_h = initial_c = None
+    if learn_initial_state:
+        initial_h = _stacked_initial_states(weights, "initial_h", bidirectional)
+        if cell == "lstm":
+            initial_c = _stacked_initial_states(weights, "initial_c", bidirectional)
+    expected = _torch_predict(recurrent, output, X, cell, initial_h, initial_c)
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_pytorch_model_runs_the_same_in_skrnn(cell, bidirectional):
+    X = _ragged(seed=2)
+    recurrent, output = _torch_modules(cell, bidirectional)
+    # PyTorch's initialisation leaves both biases random, so the folding of
+    # bias_ih and bias_hh (and the GRU's separate b_hn) is exercised.
+    weights = {k: v.numpy() for k, v in recurrent.state_dict().items()}
+    weights.update({f"output.{k}": v.numpy() for k, v in output.state_dict().items()})
+
+    reg = RNNRegressor((HIDDEN, HIDDEN), cell=cell, bidirectional=bidirectional, max_iter=1,
+                       random_state=0).fit(X, np.zeros((len(X), N_OUTPUTS)))
+    reg.set_weights(weights)
+    expected = _torch_predict(recurrent, output, X, cell)
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12, atol=1e-12)
