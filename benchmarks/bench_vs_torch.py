@@ -1,9 +1,11 @@
-"""Time skrnn against PyTorch's ``nn.RNN`` + ``nn.Linear`` on the CPU.
+"""Time skrnn against PyTorch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` +
+``nn.Linear`` on the CPU.
 
-Both libraries train the same many-to-one Elman network (tanh recurrence, a
-dense output layer on the last hidden state, softmax cross-entropy) with Adam,
+For each cell, both libraries train the same many-to-one network (one
+recurrent layer, a dense output layer on the last hidden state, softmax
+cross-entropy) with Adam,
 the same learning rate and the same global-norm gradient clipping, on the same
-synthetic data and in the same process. For every combination of dtype,
+synthetic data and in the same process. For every combination of cell, dtype,
 thread count and hidden size the script times
 
 * ``train``: one epoch of mini-batch training (after one warm-up epoch);
@@ -17,6 +19,7 @@ Run it from the repository root::
     python benchmarks/bench_vs_torch.py               # the full grid
     python benchmarks/bench_vs_torch.py --quick       # a smoke test, seconds
     python benchmarks/bench_vs_torch.py --hidden 128 --threads 1 --json out.json
+    python benchmarks/bench_vs_torch.py --cells lstm gru
 
 The PyTorch peer needs ``pip install torch==2.13.0`` (the CPU build is
 enough). Without torch the script still prints skrnn's figures, with "n/a"
@@ -61,15 +64,20 @@ CLIP_THRESHOLD = 1.0
 SEED = 0
 
 # skrnn's predict runs the forward pass over slices of at most this many time
-# steps (``max_rows`` of ``ElmanNetwork.predict_raw``): with the default grid,
-# 2048 x 64 = 131072 steps, that is all sequences at once. The torch peer
-# predicts in slices of the same size, so both hold the same work memory.
+# steps (bounded by the work memory, see ``RecurrentNetwork.predict_raw``);
+# the torch peer predicts in slices of at most this many steps too.
 PREDICT_ROWS = 1 << 18
 
 # The small configuration of --quick; flags given explicitly still win.
 QUICK_DEFAULTS = dict(n_samples=256, steps=16, hidden=[32], repeats=1)
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+
+# skrnn's cell names and the torch modules that compute the same equations.
+TORCH_CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+TORCH_CELLS = (
+    {cell: getattr(nn, name) for cell, name in TORCH_CELL_NAMES.items()} if torch else {}
+)
 
 
 # -- data ---------------------------------------------------------------------
@@ -105,10 +113,11 @@ def time_call(func):
 # -- skrnn --------------------------------------------------------------------
 
 
-def make_skrnn(hidden, batch_size, n_threads):
+def make_skrnn(cell, hidden, batch_size, n_threads):
     """An RNNClassifier set up like the torch peer."""
     return RNNClassifier(
         hidden_layer_sizes=hidden,
+        cell=cell,
         activation="tanh",
         solver="adam",
         alpha=0.0,  # torch's Adam has no weight decay by default
@@ -141,14 +150,16 @@ class TorchPeer:
 
     Parameters
     ----------
+    cell : {'rnn', 'lstm', 'gru'}
     n_features, hidden, n_classes : int
     dtype : {np.float32, np.float64}
     batch_size : int
     """
 
-    def __init__(self, n_features, hidden, n_classes, dtype, batch_size):
+    def __init__(self, cell, n_features, hidden, n_classes, dtype, batch_size):
         torch.manual_seed(SEED)
-        self.rnn = nn.RNN(n_features, hidden, batch_first=True, nonlinearity="tanh")
+        self.cell = cell
+        self.rnn = TORCH_CELLS[cell](n_features, hidden, batch_first=True)
         self.linear = nn.Linear(hidden, n_classes)
         self.model = nn.ModuleList([self.rnn, self.linear])
         if dtype == np.float64:
@@ -164,6 +175,8 @@ class TorchPeer:
     def forward(self, X):
         """Logits read from the last hidden state (many-to-one)."""
         _, h_last = self.rnn(X)  # h_last: (1, batch, hidden)
+        if self.cell == "lstm":
+            h_last = h_last[0]  # (h_n, c_n)
         return self.linear(h_last[0])
 
     def train_epoch(self, X, y):
@@ -192,8 +205,8 @@ class TorchPeer:
 # -- one configuration --------------------------------------------------------
 
 
-def bench_config(X, y, X_torch, y_torch, hidden, n_threads, batch_size, repeats):
-    """Best times of skrnn and torch for one (dtype, threads, hidden).
+def bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads, batch_size, repeats):
+    """Best times of skrnn and torch for one (cell, dtype, threads, hidden).
 
     ``X`` already has the dtype under test; ``X_torch`` is None without torch.
 
@@ -203,14 +216,14 @@ def bench_config(X, y, X_torch, y_torch, hidden, n_threads, batch_size, repeats)
         ``times[phase][library]``: the best of ``repeats`` times in seconds
         (None for torch when it is missing).
     """
-    skrnn_model = make_skrnn(hidden, batch_size, n_threads)
+    skrnn_model = make_skrnn(cell, hidden, batch_size, n_threads)
     # Warm-up: the first partial_fit also initialises the weights and the
     # optimizer, and the first calls fill caches and start the thread pools.
     skrnn_train_epoch(skrnn_model, X, y)
     skrnn_predict(skrnn_model, X)
     peer = None
     if X_torch is not None:
-        peer = TorchPeer(X.shape[2], hidden, N_CLASSES, X.dtype.type, batch_size)
+        peer = TorchPeer(cell, X.shape[2], hidden, N_CLASSES, X.dtype.type, batch_size)
         peer.train_epoch(X_torch, y_torch)
         peer.predict(X_torch)
 
@@ -235,33 +248,42 @@ def run_benchmark(args):
     """Time every configuration; return one result record per table row."""
     X64, y = make_data(args.n_samples, args.steps, args.features)
     results = []
-    for dtype_name in args.dtypes:
-        X = X64.astype(DTYPES[dtype_name])
-        # from_numpy shares X's memory: both libraries read the same array.
-        X_torch = torch.from_numpy(X) if torch is not None else None
-        y_torch = torch.from_numpy(y) if torch is not None else None
-        for n_threads in args.threads:
-            # The same thread count for both: torch's intra-op pool here,
-            # skrnn's OpenMP kernels through n_threads (skrnn keeps BLAS to
-            # one thread inside its kernels by itself).
-            if torch is not None:
-                torch.set_num_threads(n_threads)
-            for hidden in args.hidden:
-                print(f"timing {dtype_name}, {n_threads} thread(s), hidden {hidden} ...",
-                      file=sys.stderr, flush=True)
-                times = bench_config(X, y, X_torch, y_torch, hidden, n_threads,
-                                     args.batch_size, args.repeats)
-                for phase, best in times.items():
-                    results.append(make_record(dtype_name, n_threads, hidden, phase,
-                                               best, args.n_samples))
+    for cell in args.cells:
+        for dtype_name in args.dtypes:
+            results += _run_cell_dtype(args, cell, dtype_name, X64, y)
     return results
 
 
-def make_record(dtype_name, n_threads, hidden, phase, best, n_samples):
+def _run_cell_dtype(args, cell, dtype_name, X64, y):
+    """Records of one cell and dtype, over every thread count and size."""
+    results = []
+    X = X64.astype(DTYPES[dtype_name])
+    # from_numpy shares X's memory: both libraries read the same array.
+    X_torch = torch.from_numpy(X) if torch is not None else None
+    y_torch = torch.from_numpy(y) if torch is not None else None
+    for n_threads in args.threads:
+        # The same thread count for both: torch's intra-op pool here, skrnn's
+        # OpenMP kernels through n_threads (skrnn keeps BLAS to one thread
+        # inside its kernels by itself).
+        if torch is not None:
+            torch.set_num_threads(n_threads)
+        for hidden in args.hidden:
+            print(f"timing {cell}, {dtype_name}, {n_threads} thread(s), "
+                  f"hidden {hidden} ...", file=sys.stderr, flush=True)
+            times = bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads,
+                                 args.batch_size, args.repeats)
+            for phase, best in times.items():
+                results.append(make_record(cell, dtype_name, n_threads, hidden, phase,
+                                           best, args.n_samples))
+    return results
+
+
+def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples):
     """One table row: sequences per second of each library and their ratio."""
     skrnn_rate = n_samples / best["skrnn"]
     torch_rate = n_samples / best["torch"] if best["torch"] is not None else None
     return {
+        "cell": cell,
         "dtype": dtype_name,
         "threads": n_threads,
         "hidden": hidden,
@@ -280,19 +302,19 @@ def make_record(dtype_name, n_threads, hidden, phase, best, n_samples):
 
 def format_table(results):
     """The results as a markdown table."""
-    header = ["dtype", "threads", "hidden", "phase", "skrnn seq/s", "torch seq/s",
+    header = ["cell", "dtype", "threads", "hidden", "phase", "skrnn seq/s", "torch seq/s",
               "ratio (skrnn/torch)"]
     rows = []
     for r in results:
         rows.append([
-            r["dtype"], str(r["threads"]), str(r["hidden"]), r["phase"],
+            r["cell"], r["dtype"], str(r["threads"]), str(r["hidden"]), r["phase"],
             f"{r['skrnn_seq_per_s']:,.0f}",
             "n/a" if r["torch_seq_per_s"] is None else f"{r['torch_seq_per_s']:,.0f}",
             "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}",
         ])
     widths = [max(len(line[i]) for line in [header] + rows) for i in range(len(header))]
     # Text columns left-aligned, numbers right-aligned.
-    numeric = [False, True, True, False, True, True, True]
+    numeric = [False, False, True, True, False, True, True, True]
 
     def line(cells):
         padded = [c.rjust(w) if num else c.ljust(w)
@@ -357,8 +379,11 @@ def environment(args):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description="Time skrnn against PyTorch's nn.RNN + nn.Linear "
-                    "(sequences per second, train and predict).")
+        description="Time skrnn against PyTorch's nn.RNN / nn.LSTM / nn.GRU + "
+                    "nn.Linear (sequences per second, train and predict).")
+    parser.add_argument("--cells", nargs="+", choices=sorted(TORCH_CELL_NAMES),
+                        default=["rnn", "lstm", "gru"],
+                        help="recurrent cells (default: rnn lstm gru)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 128, 256],
                         help="hidden sizes (default: 32 128 256)")
     parser.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES),

@@ -20,8 +20,12 @@ from ._params import NetworkSpec, init_params
 
 # Sequences per chunk, the unit of parallel work. It must not depend on the
 # thread count: the chunks decide the order in which gradients are summed,
-# and so the bits of the result.
+# and so the bits of the result. Training batches are small (tens of
+# sequences), so their chunks are too, or one thread would get all the work;
+# prediction sees the whole input at once, and bigger chunks make each
+# per-step product a bigger, more efficient GEMM.
 CHUNK_SIZE = 32
+PREDICT_CHUNK_SIZE = 256
 
 _KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
@@ -49,21 +53,22 @@ class BatchLayout:
         networks only).
     """
 
-    def __init__(self, sequences, with_reverse):
+    def __init__(self, sequences, with_reverse, chunk_size=CHUNK_SIZE):
         # Stable, so that equal lengths keep their order.
         self.order = np.argsort(-sequences.lengths, kind="stable")
         seq_start = np.ascontiguousarray(sequences.starts[self.order], dtype=np.intp)
         self.seq_len = np.ascontiguousarray(sequences.lengths[self.order], dtype=np.intp)
         n_seq = len(self.order)
-        n_chunks = (n_seq + CHUNK_SIZE - 1) // CHUNK_SIZE
+        self.chunk_size = chunk_size
+        n_chunks = (n_seq + chunk_size - 1) // chunk_size
         self.chunk_row_start = np.zeros(n_chunks + 1, np.intp)
-        np.cumsum(np.add.reduceat(self.seq_len, np.arange(0, n_seq, CHUNK_SIZE)),
+        np.cumsum(np.add.reduceat(self.seq_len, np.arange(0, n_seq, chunk_size)),
                   out=self.chunk_row_start[1:])
         self.n_rows = int(self.chunk_row_start[-1])
         self.data_rows = np.empty(self.n_rows, np.intp)
         self.last_rows = np.empty(n_seq, np.intp)
         reverse = np.empty(self.n_rows if with_reverse else 0, np.intp)
-        chunk_layout(seq_start, self.seq_len, self.chunk_row_start, CHUNK_SIZE,
+        chunk_layout(seq_start, self.seq_len, self.chunk_row_start, chunk_size,
                      self.data_rows, self.last_rows, reverse)
         self.reverse_rows = reverse if with_reverse else None
 
@@ -99,7 +104,7 @@ class RecurrentNetwork:
 
     # -- forward ---------------------------------------------------------------
 
-    def forward(self, params, sequences, n_threads):
+    def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE):
         """Raw outputs for every sequence, plus what ``backward`` needs.
 
         Parameters
@@ -108,6 +113,8 @@ class RecurrentNetwork:
         sequences : Sequences
             Its ``data`` must have this network's dtype.
         n_threads : int
+        chunk_size : int
+            Sequences per chunk of parallel work.
 
         Returns
         -------
@@ -116,7 +123,7 @@ class RecurrentNetwork:
             The batch layout and every layer's work arrays.
         """
         spec = self.spec
-        batch = BatchLayout(sequences, with_reverse=spec.bidirectional)
+        batch = BatchLayout(sequences, spec.bidirectional, chunk_size)
         w = self.layout.views(params)
         n_dir = len(spec.directions)
         X = sequences.data[batch.data_rows]
@@ -155,9 +162,9 @@ class RecurrentNetwork:
         n_rows = batch.n_rows
         h0, learned = self._initial_state(w, "h0" + tag, hidden)
         H = np.empty((n_rows, hidden), self.dtype)
-        work = np.empty((batch.n_chunks, kernel.forward_work_size(CHUNK_SIZE, hidden)),
+        work = np.empty((batch.n_chunks, kernel.forward_work_size(batch.chunk_size, hidden)),
                         self.dtype)
-        common = (X, batch.seq_len, batch.chunk_row_start, CHUNK_SIZE,
+        common = (X, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
         cache = dict(tag=tag, X=X, H=H, h0=h0, learned=learned)
         if cell == "rnn":
@@ -243,11 +250,11 @@ class RecurrentNetwork:
         n_local = len(self._local_index[tag])
         D = np.empty((batch.n_rows, width), self.dtype)
         D_next = np.empty_like(D)
-        work = np.empty((batch.n_chunks, kernel.backward_work_size(CHUNK_SIZE, hidden)),
+        work = np.empty((batch.n_chunks, kernel.backward_work_size(batch.chunk_size, hidden)),
                         self.dtype)
         chunk_grad = np.empty((batch.n_chunks, n_local), self.dtype)
         grad = np.empty(n_local, self.dtype)
-        common = (layer["X"], batch.seq_len, batch.chunk_row_start, CHUNK_SIZE,
+        common = (layer["X"], batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag])
         tail = (D, D_next, dX, work, chunk_grad, grad, n_threads)
         if cell == "rnn":
@@ -280,6 +287,6 @@ class RecurrentNetwork:
             base = cum_rows[start - 1] if start else 0
             stop = max(start + 1, int(np.searchsorted(cum_rows, base + max_rows, "right")))
             batch = sequences.take(slice(start, stop))
-            out[start:stop], _ = self.forward(params, batch, n_threads)
+            out[start:stop], _ = self.forward(params, batch, n_threads, PREDICT_CHUNK_SIZE)
             start = stop
         return out

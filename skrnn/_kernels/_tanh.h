@@ -26,8 +26,12 @@
  *
  * Vectorising needs -fno-trapping-math (set in setup.py), without which GCC
  * will not if-convert the clamp. With GCC on x86-64 Linux the array loops are
- * also compiled for Haswell (AVX2, FMA) and chosen at load time on CPUs that
- * have it: about 3x faster again than the baseline SSE2 version.
+ * also compiled for x86-64-v3 (AVX2, FMA) and chosen at load time on CPUs that
+ * have it: about 3x faster again than the baseline SSE2 version. The clone is
+ * named by ISA level, not by CPU: GCC picks an "arch=haswell" clone only on
+ * CPUs it identifies as Haswell (not on an AMD EPYC with the same AVX2 and
+ * FMA), whereas "arch=x86-64-v3" is chosen by the features themselves.
+ * GCC before 12 knows no ISA levels; there the clone is plain AVX2.
  */
 #ifndef SKRNN_TANH_H
 #define SKRNN_TANH_H
@@ -112,7 +116,11 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SKRNN_MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
+#if __GNUC__ >= 12
+#define SKRNN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SKRNN_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#endif
 #else
 #define SKRNN_MULTIVERSION
 #endif
