@@ -218,12 +218,34 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 f"y has {targets.shape[1]} outputs, but the network was fitted "
                 f"with {self._network.n_outputs}."
             )
+        else:
+            self._check_same_architecture()
 
         # The kernels call BLAS from inside their own OpenMP threads: BLAS
         # itself must stay single-threaded there.
         with single_threaded_blas():
             self._fit_stochastic(sequences, targets, incremental, n_threads)
         return self
+
+    def _check_same_architecture(self):
+        """warm_start and partial_fit continue the fitted network: refuse
+        architecture parameters changed since, rather than ignore them."""
+        fitted = self._network.spec
+        current = self._network_spec(fitted.n_outputs)
+        spec_names = {"cell": "cell", "hidden_layer_sizes": "hidden_sizes",
+                      "bidirectional": "bidirectional",
+                      "learn_initial_state": "learn_initial_state",
+                      "activation": "activation"}
+        changed = [
+            param for param, name in spec_names.items()
+            if getattr(current, name) != getattr(fitted, name)
+        ]
+        if changed:
+            raise ValueError(
+                f"{', '.join(changed)} changed since the network was fitted; "
+                "warm_start and partial_fit continue the fitted network. Fit "
+                "from scratch (warm_start=False) to change the architecture."
+            )
 
     def _initialize(self, n_outputs, dtype):
         self._random_state = check_random_state(self.random_state)

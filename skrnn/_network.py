@@ -25,12 +25,13 @@ from ._params import NetworkSpec, init_params
 # prediction sees the whole input at once, and bigger chunks make each
 # per-step product a bigger, more efficient GEMM.
 CHUNK_SIZE = 32
-PREDICT_CHUNK_SIZE = 256
+PREDICT_CHUNK_SIZE = 64
 
 _KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
-# Work memory per prediction slice, in bytes (see ``predict_raw``).
-_PREDICT_BUDGET = 64 << 20
+# Work memory per prediction slice, in bytes (see ``predict_raw``). It must
+# hold several chunks of sequences, or a slice leaves threads idle.
+_PREDICT_BUDGET = 256 << 20
 
 
 class BatchLayout:
@@ -68,8 +69,9 @@ class BatchLayout:
         self.data_rows = np.empty(self.n_rows, np.intp)
         self.last_rows = np.empty(n_seq, np.intp)
         reverse = np.empty(self.n_rows if with_reverse else 0, np.intp)
+        slab_start = np.empty(int(self.seq_len[0]) + 1 if n_seq else 1, np.intp)
         chunk_layout(seq_start, self.seq_len, self.chunk_row_start, chunk_size,
-                     self.data_rows, self.last_rows, reverse)
+                     self.data_rows, self.last_rows, reverse, slab_start)
         self.reverse_rows = reverse if with_reverse else None
 
     @property

@@ -151,7 +151,8 @@ _SHARED_ATTRIBUTES = """
         Column names, when fitted on a 2-D DataFrame.
 
     weights_ : dict of str to ndarray
-        The fitted weights by name (see ``BaseRNN.weights_``).
+        The fitted weights, keyed and shaped as in PyTorch's state dicts
+        (``weight_ih_l0``, ..., ``output.weight``); see ``set_weights``.
 """
 
 _INPUT_NOTE = """

@@ -162,3 +162,15 @@ def test_partial_fit_stream_with_stacked_bidirectional_layers(cell):
             for start in range(0, 300, 50):
                 clf.partial_fit(X[start : start + 50], y[start : start + 50], classes=[0, 1])
     assert clf.score(X, y) > 0.9
+
+
+def test_warm_start_refuses_a_changed_architecture():
+    X = _ragged(20, 2)
+    y = np.arange(20) % 2
+    clf = RNNClassifier(4, cell="gru", warm_start=True, max_iter=2, random_state=0).fit(X, y)
+    clf.set_params(cell="lstm")
+    with pytest.raises(ValueError, match="cell changed since the network was fitted"):
+        clf.fit(X, y)
+    clf.set_params(cell="gru", hidden_layer_sizes=(4, 4))
+    with pytest.raises(ValueError, match="hidden_layer_sizes changed"):
+        clf.partial_fit(X, y)

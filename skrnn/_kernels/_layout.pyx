@@ -16,6 +16,7 @@ def chunk_layout(
     Py_ssize_t[::1] data_rows,
     Py_ssize_t[::1] last_rows,
     Py_ssize_t[::1] reverse_rows,
+    Py_ssize_t[::1] slab_start,
 ):
     """Fill the layout's row indices.
 
@@ -35,6 +36,8 @@ def chunk_layout(
     reverse_rows : (n_rows,) or (0,) array, written if it has rows
         Layout row of the same sequence at step L - 1 - t. Applying it twice
         is the identity.
+    slab_start : (max(seq_len) + 1,) array, work
+        First row of each step's slab, chunk by chunk.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
@@ -44,30 +47,19 @@ def chunk_layout(
         for c in range(n_chunks):
             first = c * chunk_size
             last = min(first + chunk_size, n_seq)
-            row = chunk_row_start[c]
+            # The sequences running at step t are first .. q-1, and their
+            # rows follow slab_start[t] in that order.
+            slab_start[0] = chunk_row_start[c]
+            q = last
             for t in range(seq_len[first]):
-                q = first
-                while q < last and seq_len[q] > t:
-                    data_rows[row] = seq_start[q] + t
-                    if want_reverse:
-                        reverse_rows[row] = _row_of(
-                            seq_len, first, last, chunk_row_start[c], q,
-                            seq_len[q] - 1 - t)
-                    row += 1
-                    q += 1
+                while seq_len[q - 1] <= t:
+                    q -= 1
+                slab_start[t + 1] = slab_start[t] + q - first
+                for row in range(slab_start[t], slab_start[t + 1]):
+                    data_rows[row] = seq_start[first + row - slab_start[t]] + t
             for q in range(first, last):
-                last_rows[q] = _row_of(
-                    seq_len, first, last, chunk_row_start[c], q, seq_len[q] - 1)
-
-
-cdef inline Py_ssize_t _row_of(
-    const Py_ssize_t[::1] seq_len, Py_ssize_t first, Py_ssize_t last,
-    Py_ssize_t row0, Py_ssize_t q, Py_ssize_t t,
-) noexcept nogil:
-    # Steps before t fill sum over the chunk of min(L, t) rows; then the
-    # sequences ahead of q in the chunk (all still running at t).
-    cdef Py_ssize_t row = row0 + q - first
-    cdef Py_ssize_t p
-    for p in range(first, last):
-        row += min(seq_len[p], t)
-    return row
+                last_rows[q] = slab_start[seq_len[q] - 1] + q - first
+                if want_reverse:
+                    for t in range(seq_len[q]):
+                        reverse_rows[slab_start[t] + q - first] = (
+                            slab_start[seq_len[q] - 1 - t] + q - first)
