@@ -152,6 +152,8 @@ class RecurrentNetwork:
         return out, dict(batch=batch, layers=layers, final=final)
 
     def _initial_state(self, w, name, hidden):
+        # Zeros when not learned: the kernels read them as the state before
+        # step 0 either way, and only skip h0's product with W_hh.
         if name in w:
             return w[name], True
         return np.zeros(hidden, self.dtype), False

@@ -102,7 +102,10 @@ def elman_forward(
     W_ih, W_hh, b : arrays
         Parameters (views into the flat parameter vector).
     h0 : (H,) array
-        Initial hidden state; read only if ``has_initial_state``.
+        Initial hidden state: zeros unless learned.
+    has_initial_state : bool
+        Whether h0 is learned (not zero); if not, its product with W_hh is
+        skipped.
     activation : int
         A value of ``ACTIVATIONS``.
     H : (n_rows, H) array, written

@@ -63,7 +63,10 @@ def gru_forward(
     b_hn : (H,) array
         Bias of the recurrent product of the n gate.
     h0 : (H,) array
-        Initial hidden state; read only if ``has_initial_state``.
+        Initial hidden state: zeros unless learned.
+    has_initial_state : bool
+        Whether h0 is learned (not zero); if not, its product with W_hh is
+        skipped.
     H : (n_rows, H) array, written
         Hidden state at every row.
     A : (n_rows, 3H) array, written
@@ -114,7 +117,8 @@ cdef void _forward_chunk(
     cdef bint has_rec
     cdef floating *a
     cdef const floating *rec
-    cdef floating hn, h_prev, z, n
+    cdef const floating *h_prev
+    cdef floating hn, z, n
 
     project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
 
@@ -149,16 +153,11 @@ cdef void _forward_chunk(
                 HN[row * hidden + k] = hn
                 a[2 * hidden + k] += a[k] * hn
             tanh_inplace(a + 2 * hidden, hidden)      # n
+            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
             for k in range(hidden):
-                if t > 0:
-                    h_prev = H[(prev_slab + p) * hidden + k]
-                elif has_initial_state:
-                    h_prev = h0[k]
-                else:
-                    h_prev = 0
                 z = a[hidden + k]
                 n = a[2 * hidden + k]
-                H[row * hidden + k] = n + z * (h_prev - n)
+                H[row * hidden + k] = n + z * (h_prev[k] - n)
         prev_slab = slab
         slab += running
 
@@ -261,7 +260,8 @@ cdef void _backward_chunk(
     cdef const floating *a
     cdef floating *d
     cdef floating *d_rec
-    cdef floating dh, d_n, h_prev, rg, z, n
+    cdef const floating *h_prev
+    cdef floating dh, d_n, rg, z, n
     # G[p]: dLoss/dh_t of the chunk's sequence p through step t+1.
     # delta0_sum: the recurrent-side deltas of step 0, summed over sequences.
     cdef floating *G = work
@@ -288,6 +288,7 @@ cdef void _backward_chunk(
             a = &A[r * width]
             d = &D[r * width]
             d_rec = &D_next[(prev_slab + p) * width] if t > 0 else delta0_sum
+            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
             for k in range(hidden):
                 rg = a[k]
                 z = a[hidden + k]
@@ -295,15 +296,9 @@ cdef void _backward_chunk(
                 dh = dH[r * hidden + k]
                 if p < running_next:
                     dh = dh + G[p * hidden + k]
-                if t > 0:
-                    h_prev = H[(prev_slab + p) * hidden + k]
-                elif has_initial_state:
-                    h_prev = h0[k]
-                else:
-                    h_prev = 0
                 d_n = dh * (1 - z) * (1 - n * n)
                 d[k] = d_n * HN[r * hidden + k] * rg * (1 - rg)
-                d[hidden + k] = dh * (h_prev - n) * z * (1 - z)
+                d[hidden + k] = dh * (h_prev[k] - n) * z * (1 - z)
                 d[2 * hidden + k] = d_n
                 # Rows of step t-1 get this step's recurrent-side deltas; at
                 # t = 0 they are summed, for b_hn and the initial state.

@@ -58,7 +58,10 @@ def lstm_forward(
     X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 4H gate columns.
     h0, c0 : (H,) arrays
-        Initial hidden and cell states; read only if ``has_initial_state``.
+        Initial hidden and cell states: zeros unless learned.
+    has_initial_state : bool
+        Whether h0 is learned (not zero); if not, its product with W_hh is
+        skipped.
     H, C : (n_rows, H) arrays, written
         Hidden and cell state at every row.
     A : (n_rows, 4H) array, written
@@ -104,7 +107,7 @@ cdef void _forward_chunk(
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, slab, prev_slab, running
     cdef floating *a
-    cdef floating c_prev
+    cdef const floating *c_prev
 
     project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
 
@@ -129,15 +132,10 @@ cdef void _forward_chunk(
             sigmoid_inplace(a, 2 * hidden)            # i, f
             tanh_inplace(a + 2 * hidden, hidden)      # g
             sigmoid_inplace(a + 3 * hidden, hidden)   # o
+            c_prev = &C[(prev_slab + p) * hidden] if t > 0 else c0
             for k in range(hidden):
-                if t > 0:
-                    c_prev = C[(prev_slab + p) * hidden + k]
-                elif has_initial_state:
-                    c_prev = c0[k]
-                else:
-                    c_prev = 0
                 C[(slab + p) * hidden + k] = (
-                    a[hidden + k] * c_prev + a[k] * a[2 * hidden + k]
+                    a[hidden + k] * c_prev[k] + a[k] * a[2 * hidden + k]
                 )
         # h = o * tanh(c), with tanh vectorised over the whole slab.
         memcpy(&H[slab * hidden], &C[slab * hidden],
@@ -245,7 +243,8 @@ cdef void _backward_chunk(
     cdef Py_ssize_t running = 0, running_next = 0
     cdef const floating *a
     cdef floating *d
-    cdef floating dh, dc, tc, c_prev, i, f, g, o
+    cdef const floating *c_prev
+    cdef floating dh, dc, tc, i, f, g, o
     # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
     # through step t+1; T: tanh(c_t) of the current slab, recomputed.
     cdef floating *G = work
@@ -269,6 +268,7 @@ cdef void _backward_chunk(
             r = slab + p
             a = &A[r * width]
             d = &D[r * width]
+            c_prev = &C[(prev_slab + p) * hidden] if t > 0 else c0
             for k in range(hidden):
                 i = a[k]
                 f = a[hidden + k]
@@ -281,14 +281,8 @@ cdef void _backward_chunk(
                 dc = dh * o * (1 - tc * tc)
                 if p < running_next:
                     dc = dc + Gc[p * hidden + k]
-                if t > 0:
-                    c_prev = C[(prev_slab + p) * hidden + k]
-                elif has_initial_state:
-                    c_prev = c0[k]
-                else:
-                    c_prev = 0
                 d[k] = dc * g * i * (1 - i)
-                d[hidden + k] = dc * c_prev * f * (1 - f)
+                d[hidden + k] = dc * c_prev[k] * f * (1 - f)
                 d[2 * hidden + k] = dc * i * (1 - g * g)
                 d[3 * hidden + k] = dh * tc * o * (1 - o)
                 Gc[p * hidden + k] = dc * f
