@@ -106,7 +106,8 @@ class RecurrentNetwork:
 
     # -- forward ---------------------------------------------------------------
 
-    def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE):
+    def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE,
+                for_backward=True):
         """Raw outputs for every sequence, plus what ``backward`` needs.
 
         Parameters
@@ -117,6 +118,10 @@ class RecurrentNetwork:
         n_threads : int
         chunk_size : int
             Sequences per chunk of parallel work.
+        for_backward : bool
+            Keep what ``backward`` needs (every step's gates and cell
+            states). Prediction passes False, and its kernels keep one step
+            of them at a time.
 
         Returns
         -------
@@ -135,7 +140,7 @@ class RecurrentNetwork:
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
                 X_dir = X if not direction else X[batch.reverse_rows]
-                cache = self._layer_forward(tag, X_dir, batch, w, n_threads)
+                cache = self._layer_forward(tag, X_dir, batch, w, n_threads, for_backward)
                 layers.append(cache)
                 H = cache["H"]
                 outputs.append(H if not direction else H[batch.reverse_rows])
@@ -158,12 +163,15 @@ class RecurrentNetwork:
             return w[name], True
         return np.zeros(hidden, self.dtype), False
 
-    def _layer_forward(self, tag, X, batch, w, n_threads):
+    def _layer_forward(self, tag, X, batch, w, n_threads, for_backward):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         hidden = w["W_hh" + tag].shape[0]
         width = w["W_hh" + tag].shape[1]
         n_rows = batch.n_rows
+        # Rows of the arrays only BPTT reads; none make the kernels keep one
+        # step at a time.
+        kept_rows = n_rows if for_backward else 0
         h0, learned = self._initial_state(w, "h0" + tag, hidden)
         H = np.empty((n_rows, hidden), self.dtype)
         work = np.empty((batch.n_chunks, kernel.forward_work_size(batch.chunk_size, hidden)),
@@ -176,13 +184,13 @@ class RecurrentNetwork:
                                  H, work, n_threads)
         elif cell == "lstm":
             c0, _ = self._initial_state(w, "c0" + tag, hidden)
-            C = np.empty((n_rows, hidden), self.dtype)
-            A = np.empty((n_rows, width), self.dtype)
+            C = np.empty((kept_rows, hidden), self.dtype)
+            A = np.empty((kept_rows, width), self.dtype)
             _lstm.lstm_forward(*common, h0, c0, learned, H, C, A, work, n_threads)
             cache.update(c0=c0, C=C, A=A)
         else:
-            A = np.empty((n_rows, width), self.dtype)
-            HN = np.empty((n_rows, hidden), self.dtype)
+            A = np.empty((kept_rows, width), self.dtype)
+            HN = np.empty((kept_rows, hidden), self.dtype)
             _gru.gru_forward(*common, w["b_hn" + tag], h0, learned, H, A, HN, work, n_threads)
             cache.update(A=A, HN=HN)
         return cache
@@ -279,11 +287,9 @@ class RecurrentNetwork:
         """Raw outputs, computed in slices that bound the work memory."""
         n_seq = len(sequences)
         out = np.empty((n_seq, self.n_outputs), self.dtype)
-        # Values kept per time step by the forward pass, over all layers.
-        spec = self.spec
-        per_row = sum(
-            n_in + (2 + spec.n_gates) * hidden for _, _, n_in, hidden in spec.layers()
-        )
+        # Values kept per time step by a prediction pass, over all layers:
+        # each layer's input in row order and its states.
+        per_row = sum(n_in + hidden for _, _, n_in, hidden in self.spec.layers())
         max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         cum_rows = np.cumsum(sequences.lengths)
         start = 0
@@ -291,6 +297,7 @@ class RecurrentNetwork:
             base = cum_rows[start - 1] if start else 0
             stop = max(start + 1, int(np.searchsorted(cum_rows, base + max_rows, "right")))
             batch = sequences.take(slice(start, stop))
-            out[start:stop], _ = self.forward(params, batch, n_threads, PREDICT_CHUNK_SIZE)
+            out[start:stop], _ = self.forward(params, batch, n_threads, PREDICT_CHUNK_SIZE,
+                                              for_backward=False)
             start = stop
         return out

@@ -23,6 +23,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from ._blas cimport gemm
+from ._packed cimport packed_gemm
 
 cdef extern from "_tanh.h":
     void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
@@ -101,6 +102,18 @@ cdef inline void project_inputs(
     gemm(False, False, <int> (row1 - row0), width, n_in,
          <floating> 1, &X[row0 * n_in], n_in, W_ih, width,
          <floating> 1, &A[row0 * width], width)
+
+
+cdef inline void project_step_inputs(
+    const floating *X_slab, const floating *packed_W_ih, const floating *b,
+    Py_ssize_t running, int n_in, int width, floating *gates,
+) noexcept nogil:
+    """gates = X_slab @ W_ih + b for one step's rows, W_ih packed: the input
+    projection of a prediction pass, which keeps one step of gates only."""
+    cdef Py_ssize_t p
+    for p in range(running):
+        memcpy(&gates[p * width], b, width * sizeof(floating))
+    packed_gemm(<int> running, width, n_in, X_slab, n_in, packed_W_ih, gates, width, True)
 
 
 cdef inline void weight_gradients(

@@ -27,9 +27,10 @@ allocates every array.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from ._blas cimport gemm
+from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     sum_chunk_gradients, tanh_inplace, weight_gradients,
@@ -117,15 +118,19 @@ def elman_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
+    # The recurrent weight, packed once for every step of every chunk.
+    cdef floating *packed_W_hh = pack_weight(
+        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &b[0], &h0[0],
+            &X[0, 0], &W_ih[0, 0], packed_W_hh, &b[0], &h0[0],
             has_initial_state, activation, &H[0, 0], &work[c, 0],
         )
+    free(packed_W_hh)
 
 
 cdef void _forward_chunk(
@@ -137,7 +142,7 @@ cdef void _forward_chunk(
     int hidden,
     const floating *X,
     const floating *W_ih,
-    const floating *W_hh,
+    const floating *packed_W_hh,
     const floating *b,
     const floating *h0,
     bint has_initial_state,
@@ -156,15 +161,13 @@ cdef void _forward_chunk(
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
         if t > 0:
-            gemm(False, False, <int> running, hidden, hidden,
-                 <floating> 1, &H[prev_slab * hidden], hidden, W_hh, hidden,
-                 <floating> 1, &H[slab * hidden], hidden)
+            packed_gemm(<int> running, hidden, hidden, &H[prev_slab * hidden],
+                        hidden, packed_W_hh, &H[slab * hidden], hidden, True)
         elif has_initial_state:
             # Every sequence starts from the same h0: one product, added to
             # each row.
-            gemm(False, False, 1, hidden, hidden,
-                 <floating> 1, h0, hidden, W_hh, hidden,
-                 <floating> 0, h0_W_hh, hidden)
+            packed_gemm(1, hidden, hidden, h0, hidden, packed_W_hh,
+                        h0_W_hh, hidden, False)
             for p in range(running):
                 for k in range(hidden):
                     H[(slab + p) * hidden + k] += h0_W_hh[k]
@@ -224,16 +227,20 @@ def elman_backward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint need_dX = dX.shape[0] > 0
+    # The recurrent weight transposed, packed once for every step of every chunk.
+    cdef floating *packed_W_hh_T = pack_weight(
+        W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _backward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &h0[0], has_initial_state,
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], has_initial_state,
             activation, &H[0, 0], &dH[0, 0], &D[0, 0], &D_next[0, 0],
             &dX[0, 0] if need_dX else NULL, &work[c, 0], &chunk_grad[c, 0],
         )
+    free(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad, n_threads)
 
 
@@ -247,6 +254,7 @@ cdef void _backward_chunk(
     const floating *X,
     const floating *W_ih,
     const floating *W_hh,
+    const floating *packed_W_hh_T,
     const floating *h0,
     bint has_initial_state,
     int activation,
@@ -291,9 +299,8 @@ cdef void _backward_chunk(
             memcpy(&D_next[(slab - prev_running) * hidden], &D[slab * hidden],
                    running * hidden * sizeof(floating))
             # dLoss/dh_{t-1} through step t: delta_t @ W_hh^T
-            gemm(False, True, <int> running, hidden, hidden,
-                 <floating> 1, &D[slab * hidden], hidden, W_hh, hidden,
-                 <floating> 0, G, hidden)
+            packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
+                        hidden, packed_W_hh_T, G, hidden, False)
         running_next = running
         slab_end = slab
 

@@ -18,18 +18,22 @@ because r multiplies it.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from ._blas cimport gemm
+from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
+    project_step_inputs,
     sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
 )
 
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    return 3 * chunk_size * hidden
+    # One step's recurrent products, then (prediction only) its gates and
+    # h W_hn + b_hn.
+    return 3 * chunk_size * hidden + chunk_size * 4 * hidden
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -69,10 +73,12 @@ def gru_forward(
         skipped.
     H : (n_rows, H) array, written
         Hidden state at every row.
-    A : (n_rows, 3H) array, written
+    A : (n_rows, 3H) or (0, 3H) array, written
         The gates' activations [r, z, n] at every row.
-    HN : (n_rows, H) array, written
-        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r).
+    HN : (n_rows, H) or (0, H) array, written
+        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r). When ``A``
+        and ``HN`` have no rows (prediction), only one step of each is kept,
+        in ``work``.
     work : (n_chunks, forward_work_size(chunk_size, H)) array, work
     n_threads : int
         OpenMP threads.
@@ -80,15 +86,27 @@ def gru_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
+    cdef bint keep_gates = A.shape[0] > 0
+    # The weights, packed once for every step of every chunk (W_ih only for
+    # prediction, which projects the inputs step by step).
+    cdef floating *packed_W_hh = pack_weight(
+        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef floating *packed_W_ih = NULL
+    if not keep_gates:
+        packed_W_ih = pack_weight(
+            W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &b[0], &b_hn[0], &h0[0],
-            has_initial_state, &H[0, 0], &A[0, 0], &HN[0, 0], &work[c, 0],
+            &X[0, 0], &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
+            has_initial_state, &H[0, 0], &A[0, 0] if keep_gates else NULL,
+            &HN[0, 0] if keep_gates else NULL, &work[c, 0],
         )
+    free(packed_W_hh)
+    free(packed_W_ih)
 
 
 cdef void _forward_chunk(
@@ -100,7 +118,8 @@ cdef void _forward_chunk(
     int hidden,
     const floating *X,
     const floating *W_ih,
-    const floating *W_hh,
+    const floating *packed_W_ih,
+    const floating *packed_W_hh,
     const floating *b,
     const floating *b_hn,
     const floating *h0,
@@ -108,39 +127,52 @@ cdef void _forward_chunk(
     floating *H,
     floating *A,
     floating *HN,
-    floating *R,
+    floating *work,
 ) noexcept nogil:
+    """One chunk's time loop. With ``A`` and ``HN`` NULL (prediction), the
+    gates and h W_hn + b_hn of one step live in ``work``, and each step
+    projects its own inputs."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, row, slab, prev_slab, running
     cdef Py_ssize_t rec_stride
     cdef bint has_rec
+    cdef bint keep_gates = A != NULL
+    cdef floating *R = work
+    cdef floating *gates          # the slab's gates, row stride ``width``
+    cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
     cdef floating *a
     cdef const floating *rec
     cdef const floating *h_prev
     cdef floating hn, z, n
 
-    project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
+    if keep_gates:
+        project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
 
     slab = row0
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        if keep_gates:
+            gates = &A[slab * width]
+            hns = &HN[slab * hidden]
+        else:
+            gates = R + n_seq * width
+            hns = gates + n_seq * width
+            project_step_inputs(&X[slab * n_in], packed_W_ih, b, running, n_in,
+                                width, gates)
         # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
         # sequence starts from the same h0 (one row, read by all) or from 0.
         has_rec = t > 0 or has_initial_state
         rec_stride = width if t > 0 else 0
         if t > 0:
-            gemm(False, False, <int> running, width, hidden,
-                 <floating> 1, &H[prev_slab * hidden], hidden, W_hh, width,
-                 <floating> 0, R, width)
+            packed_gemm(<int> running, width, hidden, &H[prev_slab * hidden],
+                        hidden, packed_W_hh, R, width, False)
         elif has_initial_state:
-            gemm(False, False, 1, width, hidden,
-                 <floating> 1, h0, hidden, W_hh, width,
-                 <floating> 0, R, width)
+            packed_gemm(1, width, hidden, h0, hidden, packed_W_hh, R, width, False)
         for p in range(running):
             row = slab + p
-            a = &A[row * width]
+            a = &gates[p * width]
             rec = R + p * rec_stride
             if has_rec:
                 for k in range(2 * hidden):
@@ -150,7 +182,7 @@ cdef void _forward_chunk(
                 hn = b_hn[k]
                 if has_rec:
                     hn = hn + rec[2 * hidden + k]
-                HN[row * hidden + k] = hn
+                hns[p * hidden + k] = hn
                 a[2 * hidden + k] += a[k] * hn
             tanh_inplace(a + 2 * hidden, hidden)      # n
             h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
@@ -216,17 +248,21 @@ def gru_backward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint need_dX = dX.shape[0] > 0
+    # The recurrent weight transposed, packed once for every step of every chunk.
+    cdef floating *packed_W_hh_T = pack_weight(
+        W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _backward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &h0[0], has_initial_state,
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], has_initial_state,
             &H[0, 0], &A[0, 0], &HN[0, 0], &dH[0, 0],
             &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
             &work[c, 0], &chunk_grad[c, 0],
         )
+    free(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad, n_threads)
 
 
@@ -240,6 +276,7 @@ cdef void _backward_chunk(
     const floating *X,
     const floating *W_ih,
     const floating *W_hh,
+    const floating *packed_W_hh_T,
     const floating *h0,
     bint has_initial_state,
     const floating *H,
@@ -320,9 +357,8 @@ cdef void _backward_chunk(
                    (running - running_next) * width * sizeof(floating))
         if t > 0:
             # dLoss/dh_{t-1} = dh_t * z + (recurrent deltas) @ W_hh^T
-            gemm(False, True, <int> running, hidden, width,
-                 <floating> 1, &D_next[prev_slab * width], width, W_hh, width,
-                 <floating> 1, G, hidden)
+            packed_gemm(<int> running, hidden, width, &D_next[prev_slab * width],
+                        width, packed_W_hh_T, G, hidden, True)
         running_next = running
         slab_end = slab
 

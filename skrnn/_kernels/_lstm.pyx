@@ -15,18 +15,21 @@ and ``weight_hh_l0`` transposed. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from ._blas cimport gemm
+from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
+    project_step_inputs,
     sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
 )
 
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
-    return 4 * hidden
+    # h0 @ W_hh, then (prediction only) one step's gates and cell states.
+    return 4 * hidden + chunk_size * 5 * hidden
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -62,10 +65,14 @@ def lstm_forward(
     has_initial_state : bool
         Whether h0 is learned (not zero); if not, its product with W_hh is
         skipped.
-    H, C : (n_rows, H) arrays, written
-        Hidden and cell state at every row.
-    A : (n_rows, 4H) array, written
-        The gates' activations [i, f, g, o] at every row.
+    H : (n_rows, H) array, written
+        Hidden state at every row.
+    C : (n_rows, H) or (0, H) array, written
+        Cell state at every row.
+    A : (n_rows, 4H) or (0, 4H) array, written
+        The gates' activations [i, f, g, o] at every row. When ``A`` and
+        ``C`` have no rows (prediction), only one step of each is kept, in
+        ``work``: the pass then reads and writes a few times less memory.
     work : (n_chunks, forward_work_size(chunk_size, H)) array, work
     n_threads : int
         OpenMP threads.
@@ -73,15 +80,28 @@ def lstm_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
+    cdef bint keep_gates = A.shape[0] > 0
+    # The weights, packed once for every step of every chunk (W_ih only for
+    # prediction, which projects the inputs step by step).
+    cdef floating *packed_W_hh = pack_weight(
+        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef floating *packed_W_ih = NULL
+    if not keep_gates:
+        packed_W_ih = pack_weight(
+            W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &b[0], &h0[0], &c0[0],
-            has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &work[c, 0],
+            &X[0, 0], &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
+            has_initial_state, &H[0, 0],
+            &C[0, 0] if keep_gates else NULL, &A[0, 0] if keep_gates else NULL,
+            &work[c, 0],
         )
+    free(packed_W_hh)
+    free(packed_W_ih)
 
 
 cdef void _forward_chunk(
@@ -93,7 +113,8 @@ cdef void _forward_chunk(
     int hidden,
     const floating *X,
     const floating *W_ih,
-    const floating *W_hh,
+    const floating *packed_W_ih,
+    const floating *packed_W_hh,
     const floating *b,
     const floating *h0,
     const floating *c0,
@@ -101,48 +122,65 @@ cdef void _forward_chunk(
     floating *H,
     floating *C,
     floating *A,
-    floating *h0_W_hh,
+    floating *work,
 ) noexcept nogil:
+    """One chunk's time loop. With ``A`` and ``C`` NULL (prediction), the
+    gates and cell states of one step live in ``work``, and each step
+    projects its own inputs."""
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, slab, prev_slab, running
+    cdef bint keep_gates = A != NULL
+    cdef floating *h0_W_hh = work
+    cdef floating *gates          # the slab's gates, row stride ``width``
+    cdef floating *cells          # the slab's cell states, row stride ``hidden``
+    cdef const floating *cells_prev
     cdef floating *a
     cdef const floating *c_prev
 
-    project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
+    if keep_gates:
+        project_inputs(X, W_ih, b, row0, row1, n_in, width, A)
 
     slab = row0
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        if keep_gates:
+            gates = &A[slab * width]
+            cells = &C[slab * hidden]
+            cells_prev = &C[prev_slab * hidden]
+        else:
+            # c_t overwrites c_{t-1} of the same sequence, element by element.
+            gates = work + width
+            cells = gates + n_seq * width
+            cells_prev = cells
+            project_step_inputs(&X[slab * n_in], packed_W_ih, b, running, n_in,
+                                width, gates)
         # All four gates' recurrent terms in one product.
         if t > 0:
-            gemm(False, False, <int> running, width, hidden,
-                 <floating> 1, &H[prev_slab * hidden], hidden, W_hh, width,
-                 <floating> 1, &A[slab * width], width)
+            packed_gemm(<int> running, width, hidden, &H[prev_slab * hidden],
+                        hidden, packed_W_hh, gates, width, True)
         elif has_initial_state:
-            gemm(False, False, 1, width, hidden,
-                 <floating> 1, h0, hidden, W_hh, width,
-                 <floating> 0, h0_W_hh, width)
+            packed_gemm(1, width, hidden, h0, hidden, packed_W_hh,
+                        h0_W_hh, width, False)
             for p in range(running):
                 for k in range(width):
-                    A[(slab + p) * width + k] += h0_W_hh[k]
+                    gates[p * width + k] += h0_W_hh[k]
         for p in range(running):
-            a = &A[(slab + p) * width]
+            a = &gates[p * width]
             sigmoid_inplace(a, 2 * hidden)            # i, f
             tanh_inplace(a + 2 * hidden, hidden)      # g
             sigmoid_inplace(a + 3 * hidden, hidden)   # o
-            c_prev = &C[(prev_slab + p) * hidden] if t > 0 else c0
+            c_prev = &cells_prev[p * hidden] if t > 0 else c0
             for k in range(hidden):
-                C[(slab + p) * hidden + k] = (
+                cells[p * hidden + k] = (
                     a[hidden + k] * c_prev[k] + a[k] * a[2 * hidden + k]
                 )
         # h = o * tanh(c), with tanh vectorised over the whole slab.
-        memcpy(&H[slab * hidden], &C[slab * hidden],
-               running * hidden * sizeof(floating))
+        memcpy(&H[slab * hidden], cells, running * hidden * sizeof(floating))
         tanh_inplace(&H[slab * hidden], running * hidden)
         for p in range(running):
-            a = &A[(slab + p) * width + 3 * hidden]
+            a = &gates[p * width + 3 * hidden]
             for k in range(hidden):
                 H[(slab + p) * hidden + k] *= a[k]
         prev_slab = slab
@@ -200,17 +238,21 @@ def lstm_backward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint need_dX = dX.shape[0] > 0
+    # The recurrent weight transposed, packed once for every step of every chunk.
+    cdef floating *packed_W_hh_T = pack_weight(
+        W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _backward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], &h0[0], &c0[0],
+            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], &c0[0],
             has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &dH[0, 0],
             &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
             &work[c, 0], &chunk_grad[c, 0],
         )
+    free(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad, n_threads)
 
 
@@ -224,6 +266,7 @@ cdef void _backward_chunk(
     const floating *X,
     const floating *W_ih,
     const floating *W_hh,
+    const floating *packed_W_hh_T,
     const floating *h0,
     const floating *c0,
     bint has_initial_state,
@@ -294,9 +337,8 @@ cdef void _backward_chunk(
             memcpy(&D_next[prev_slab * width], &D[slab * width],
                    running * width * sizeof(floating))
             # dLoss/dh_{t-1} through step t, all gates in one product.
-            gemm(False, True, <int> running, hidden, width,
-                 <floating> 1, &D[slab * width], width, W_hh, width,
-                 <floating> 0, G, hidden)
+            packed_gemm(<int> running, hidden, width, &D[slab * width],
+                        width, packed_W_hh_T, G, hidden, False)
         running_next = running
         slab_end = slab
 

@@ -1,0 +1,53 @@
+# The per-step recurrent products on a weight packed once per layer call
+# (the method and the packed layout are described in _gemm.h).
+#
+# A kernel packs W_hh (forward) or W_hh^T (backward) with ``pack_weight``
+# before its parallel loop, shares the packed copy between its threads (it is
+# only read), multiplies with ``packed_gemm`` at every step and frees it with
+# ``free`` at the end.
+
+from cython cimport floating
+from libc.stdlib cimport malloc
+
+cdef extern from "_gemm.h" nogil:
+    Py_ssize_t skrnn_packed_size(int k, int n, int panel_width)
+    void skrnn_pack_float(int k, int n, const float *B, int ldb, int transposed,
+                          float *packed)
+    void skrnn_pack_double(int k, int n, const double *B, int ldb, int transposed,
+                           double *packed)
+    void skrnn_gemm_packed_float(int m, int n, int k, const float *A, int lda,
+                                 const float *packed, float *C, int ldc,
+                                 int accumulate)
+    void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
+                                  const double *packed, double *C, int ldc,
+                                  int accumulate)
+
+
+cdef inline floating *pack_weight(
+    int k, int n, const floating *B, int ldb, bint transposed,
+) except NULL nogil:
+    """A packed copy of op(B) (k x n): B if not ``transposed``, else B^T,
+    with B row-major and row stride ldb. The caller frees it."""
+    cdef int panel_width = <int> (64 // sizeof(floating))
+    cdef floating *packed = <floating *> malloc(
+        max(1, skrnn_packed_size(k, n, panel_width)) * sizeof(floating))
+    if packed == NULL:
+        with gil:
+            raise MemoryError("cannot allocate the packed recurrent weight")
+    if floating is float:
+        skrnn_pack_float(k, n, B, ldb, transposed, packed)
+    else:
+        skrnn_pack_double(k, n, B, ldb, transposed, packed)
+    return packed
+
+
+cdef inline void packed_gemm(
+    int m, int n, int k, const floating *A, int lda, const floating *packed,
+    floating *C, int ldc, bint accumulate,
+) noexcept nogil:
+    """C = A @ op(B), or C += A @ op(B) if ``accumulate``, for row-major A
+    (m x k) and C (m x n), op(B) packed by ``pack_weight``."""
+    if floating is float:
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, C, ldc, accumulate)
+    else:
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, C, ldc, accumulate)
