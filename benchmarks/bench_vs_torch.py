@@ -12,7 +12,18 @@ thread count and hidden size the script times
 * ``predict``: the class of every sequence (after one warm-up call),
 
 keeps the best (shortest) of ``--repeats`` runs, and prints sequences per
-second for both libraries and their ratio as a markdown table.
+second for both libraries and their ratio as a markdown table. Beside them:
+
+* ``GFLOP/s``: the multiply-adds of the matrix products of the pass
+  (forward for ``predict``; forward and backward for ``train``, see
+  ``flops_per_sequence``), counted as two flops each, per second;
+* ``% matmul``: that rate as a share of what ``numpy.matmul`` reaches on a
+  large square product (2048 x 2048) with the same dtype and thread count,
+  measured at the start of the run: how close each library is to the
+  machine's limit for dense products;
+* with ``--memory``, the peak memory of a fit (one epoch from scratch) of
+  each library, measured in a fresh child process per library and
+  configuration as the growth of its peak resident set.
 
 Run it from the repository root::
 
@@ -41,6 +52,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -48,6 +60,7 @@ import numpy as np
 
 import skrnn
 from skrnn import RNNClassifier
+from threadpoolctl import threadpool_limits
 
 # skrnn's kernels and torch both link libgomp.so.1; the dynamic loader keeps
 # the first one loaded, so on Linux both libraries share one OpenMP runtime
@@ -78,6 +91,42 @@ TORCH_CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 TORCH_CELLS = (
     {cell: getattr(nn, name) for cell, name in TORCH_CELL_NAMES.items()} if torch else {}
 )
+N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+# Side of the square product that measures numpy.matmul's GFLOP/s.
+MATMUL_SIZE = 2048
+
+
+# -- the machine's limit -------------------------------------------------------
+
+
+def flops_per_sequence(cell, n_features, hidden, n_steps, n_classes, phase):
+    """Flops of the matrix products of one sequence (two per multiply-add).
+
+    Per step, with G gates: the input projection (F x GH) and the recurrent
+    product (H x GH) forward; backward, their weight gradients and the
+    product carrying the gradient back a step (H x GH). The first layer
+    needs no gradient of its input. The dense output layer adds H x K
+    forward and twice that backward. Element-wise work is not counted.
+    """
+    gh = N_GATES[cell] * hidden
+    forward = n_steps * (n_features + hidden) * gh + hidden * n_classes
+    if phase == "predict":
+        return 2 * forward
+    backward = n_steps * (n_features + 2 * hidden) * gh + 2 * hidden * n_classes
+    return 2 * (forward + backward)
+
+
+def matmul_gflops(dtype, n_threads, size=MATMUL_SIZE, repeats=3):
+    """GFLOP/s of numpy.matmul on a (size x size) product, best of repeats."""
+    rng = np.random.RandomState(SEED)
+    a = rng.standard_normal((size, size)).astype(dtype)
+    b = rng.standard_normal((size, size)).astype(dtype)
+    out = np.empty_like(a)
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        np.matmul(a, b, out=out)  # warm-up
+        best = min(time_call(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
 
 
 # -- data ---------------------------------------------------------------------
@@ -245,16 +294,30 @@ def bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads, batch_size, re
 
 
 def run_benchmark(args):
-    """Time every configuration; return one result record per table row."""
+    """Time every configuration.
+
+    Returns
+    -------
+    results : list of dict
+        One record per table row.
+    matmul : dict
+        numpy.matmul's GFLOP/s by (dtype name, thread count).
+    """
     X64, y = make_data(args.n_samples, args.steps, args.features)
+    matmul = {}
+    for dtype_name in args.dtypes:
+        for n_threads in args.threads:
+            print(f"timing numpy.matmul, {dtype_name}, {n_threads} thread(s) ...",
+                  file=sys.stderr, flush=True)
+            matmul[dtype_name, n_threads] = matmul_gflops(DTYPES[dtype_name], n_threads)
     results = []
     for cell in args.cells:
         for dtype_name in args.dtypes:
-            results += _run_cell_dtype(args, cell, dtype_name, X64, y)
-    return results
+            results += _run_cell_dtype(args, cell, dtype_name, X64, y, matmul)
+    return results, matmul
 
 
-def _run_cell_dtype(args, cell, dtype_name, X64, y):
+def _run_cell_dtype(args, cell, dtype_name, X64, y, matmul):
     """Records of one cell and dtype, over every thread count and size."""
     results = []
     X = X64.astype(DTYPES[dtype_name])
@@ -273,15 +336,21 @@ def _run_cell_dtype(args, cell, dtype_name, X64, y):
             times = bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads,
                                  args.batch_size, args.repeats)
             for phase, best in times.items():
+                flops = flops_per_sequence(cell, args.features, hidden, args.steps,
+                                           N_CLASSES, phase)
                 results.append(make_record(cell, dtype_name, n_threads, hidden, phase,
-                                           best, args.n_samples))
+                                           best, args.n_samples, flops,
+                                           matmul[dtype_name, n_threads]))
     return results
 
 
-def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples):
-    """One table row: sequences per second of each library and their ratio."""
+def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples, flops,
+                matmul):
+    """One table row: sequences per second of each library, their ratio, and
+    the GFLOP/s they reach against numpy.matmul's ``matmul``."""
     skrnn_rate = n_samples / best["skrnn"]
     torch_rate = n_samples / best["torch"] if best["torch"] is not None else None
+    skrnn_gflops = skrnn_rate * flops / 1e9
     return {
         "cell": cell,
         "dtype": dtype_name,
@@ -294,7 +363,118 @@ def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples):
         "ratio": skrnn_rate / torch_rate if torch_rate is not None else None,
         "skrnn_best_s": best["skrnn"],
         "torch_best_s": best["torch"],
+        "flops_per_sequence": flops,
+        "skrnn_gflops": skrnn_gflops,
+        "torch_gflops": torch_rate * flops / 1e9 if torch_rate is not None else None,
+        "matmul_gflops": matmul,
+        "skrnn_percent_of_matmul": 100 * skrnn_gflops / matmul,
     }
+
+
+# -- peak memory of a fit -------------------------------------------------------
+
+
+def _proc_status_mib(field):
+    """A memory line of /proc/self/status in MiB, or None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_memory():
+    """Make VmHWM (the peak resident set) restart from the current one."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_child(args):
+    """In a fresh process: fit once, print how far the fit raised the peak
+    resident memory above what the process held before it (MiB)."""
+    import warnings
+
+    library, cell, dtype_name, hidden = args.memory_child
+    hidden = int(hidden)
+    n_threads = max(args.threads)
+    X64, y = make_data(args.n_samples, args.steps, args.features)
+    X = X64.astype(DTYPES[dtype_name])
+    del X64
+    if library == "torch":
+        torch.set_num_threads(n_threads)
+        peer = TorchPeer(cell, args.features, hidden, N_CLASSES, X.dtype.type,
+                         args.batch_size)
+        X_torch, y_torch = torch.from_numpy(X), torch.from_numpy(y)
+        fit = lambda: peer.train_epoch(X_torch, y_torch)  # noqa: E731
+    else:
+        model = make_skrnn(cell, hidden, args.batch_size, n_threads).set_params(max_iter=1)
+
+        def fit():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ConvergenceWarning of max_iter=1
+                model.fit(X, y)
+    gc.collect()
+    before = _proc_status_mib("VmRSS")
+    if before is None or not _reset_peak_memory():
+        print("nan")
+        return
+    fit()
+    print(_proc_status_mib("VmHWM") - before)
+
+
+def peak_fit_memory(args, library, cell, dtype_name, hidden):
+    """Peak memory (MiB) one fit adds, measured in a child process; None
+    where /proc cannot tell."""
+    command = [
+        sys.executable, os.path.abspath(__file__),
+        "--memory-child", library, cell, dtype_name, str(hidden),
+        "--n-samples", str(args.n_samples), "--steps", str(args.steps),
+        "--features", str(args.features), "--batch-size", str(args.batch_size),
+        "--threads", str(max(args.threads)),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    value = float(out.strip().splitlines()[-1])
+    return None if np.isnan(value) else value
+
+
+def run_memory(args):
+    """Peak memory of a fit for every cell, dtype and hidden size."""
+    libraries = ["skrnn"] + (["torch"] if torch is not None else [])
+    records = []
+    for cell in args.cells:
+        for dtype_name in args.dtypes:
+            for hidden in args.hidden:
+                print(f"measuring the memory of a fit: {cell}, {dtype_name}, "
+                      f"hidden {hidden} ...", file=sys.stderr, flush=True)
+                peak = {lib: peak_fit_memory(args, lib, cell, dtype_name, hidden)
+                        for lib in libraries}
+                records.append({
+                    "cell": cell, "dtype": dtype_name, "hidden": hidden,
+                    "skrnn_mib": peak["skrnn"], "torch_mib": peak.get("torch"),
+                })
+    return records
+
+
+def format_memory_table(records):
+    """Peak memory of a fit as a markdown table."""
+    def mib(value):
+        return "n/a" if value is None else f"{value:,.1f}"
+
+    lines = ["| cell | dtype | hidden | skrnn MiB | torch MiB | skrnn / torch |",
+             "|:--|:--|--:|--:|--:|--:|"]
+    for r in records:
+        ratio = ("n/a" if r["skrnn_mib"] is None or not r["torch_mib"]
+                 else f"{r['skrnn_mib'] / r['torch_mib']:.2f}")
+        lines.append(f"| {r['cell']} | {r['dtype']} | {r['hidden']} | "
+                     f"{mib(r['skrnn_mib'])} | {mib(r['torch_mib'])} | {ratio} |")
+    return "\n".join(lines)
 
 
 # -- output -------------------------------------------------------------------
@@ -303,7 +483,7 @@ def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples):
 def format_table(results):
     """The results as a markdown table."""
     header = ["cell", "dtype", "threads", "hidden", "phase", "skrnn seq/s", "torch seq/s",
-              "ratio (skrnn/torch)"]
+              "ratio (skrnn/torch)", "skrnn GFLOP/s", "torch GFLOP/s", "skrnn % matmul"]
     rows = []
     for r in results:
         rows.append([
@@ -311,10 +491,13 @@ def format_table(results):
             f"{r['skrnn_seq_per_s']:,.0f}",
             "n/a" if r["torch_seq_per_s"] is None else f"{r['torch_seq_per_s']:,.0f}",
             "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}",
+            f"{r['skrnn_gflops']:.1f}",
+            "n/a" if r["torch_gflops"] is None else f"{r['torch_gflops']:.1f}",
+            f"{r['skrnn_percent_of_matmul']:.0f}%",
         ])
     widths = [max(len(line[i]) for line in [header] + rows) for i in range(len(header))]
     # Text columns left-aligned, numbers right-aligned.
-    numeric = [False, False, True, True, False, True, True, True]
+    numeric = [False, False, True, True, False] + [True] * 6
 
     def line(cells):
         padded = [c.rjust(w) if num else c.ljust(w)
@@ -403,6 +586,11 @@ def parse_args(argv=None):
                         help="timed runs per measurement; the best is kept (default: 3)")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the results as JSON to PATH")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure the peak memory of a fit of each library "
+                             "(a child process per measurement; Linux only)")
+    parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS,
+                        metavar=("LIBRARY", "CELL", "DTYPE", "HIDDEN"))
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke-test configuration (256 sequences of 16 "
                              "steps, hidden 32, 1 repeat); explicit flags win")
@@ -422,6 +610,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.memory_child:
+        memory_child(args)
+        return
     env = environment(args)
     print(f"skrnn {env['skrnn']}, torch {env['torch'] or 'not installed'}, "
           f"numpy {env['numpy']}, Python {env['python']}, {env['cpu_count']} CPUs")
@@ -435,16 +626,34 @@ def main(argv=None):
         print(f"warning: more threads than the {os.cpu_count()} CPUs", file=sys.stderr)
     warn_if_busy()
 
-    results = run_benchmark(args)
+    results, matmul = run_benchmark(args)
+    memory = run_memory(args) if args.memory else []
     warn_if_busy()
+    print()
+    print("numpy.matmul, " + ", ".join(
+        f"{dtype} {threads} thread(s): {gflops:.1f} GFLOP/s"
+        for (dtype, threads), gflops in matmul.items()))
     print()
     print(format_table(results))
     print()
-    print("ratio = skrnn seq/s / torch seq/s: > 1 means skrnn is faster.")
+    print("ratio = skrnn seq/s / torch seq/s: > 1 means skrnn is faster. "
+          "% matmul = skrnn's GFLOP/s / numpy.matmul's at the same dtype and threads.")
+    if memory:
+        print()
+        print(f"Peak memory of a fit (one epoch from scratch, {max(args.threads)} "
+              "thread(s)), above what the process held before it:")
+        print()
+        print(format_memory_table(memory))
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"environment": env, "results": results}, f, indent=2)
+            json.dump({
+                "environment": env,
+                "matmul_gflops": [{"dtype": d, "threads": t, "gflops": g}
+                                  for (d, t), g in matmul.items()],
+                "results": results,
+                "memory": memory,
+            }, f, indent=2)
         print(f"results written to {args.json}")
 
 
