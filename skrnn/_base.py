@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._network import RecurrentNetwork
+from ._network import RecurrentNetwork, Workspace
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_by_global_norm
 from ._params import NetworkSpec
 from ._sequences import check_n_batch_labels, check_sequences
@@ -296,6 +296,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        # The work arrays of every batch's passes, reused from batch to batch.
+        workspace = Workspace()
         start_time = time.perf_counter()
         for _ in range(self.max_iter):
             indices = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
@@ -303,7 +305,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             for batch in gen_batches(n_samples, batch_size):
                 batch_idx = indices[batch]
                 loss = self._train_step(
-                    sequences.take(batch_idx), targets[batch_idx], n_threads
+                    sequences.take(batch_idx), targets[batch_idx], n_threads, workspace
                 )
                 total_loss += loss * len(batch_idx)
 
@@ -349,15 +351,15 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if early_stopping:
             self._params[...] = self._best_params
 
-    def _loss_and_gradient(self, params, batch, batch_targets, n_threads):
+    def _loss_and_gradient(self, params, batch, batch_targets, n_threads, workspace=None):
         """The training objective on a batch and its gradient by BPTT.
 
         The objective is the mean loss plus ``0.5 * alpha * ||W||^2 /
         n_batch`` over the weight matrices, as ``MLPClassifier`` scales it.
         """
-        out, cache = self._network.forward(params, batch, n_threads)
+        out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
         loss, d_out = self._loss.loss_and_gradient(out, batch_targets)
-        grad = self._network.backward(params, cache, d_out, n_threads)
+        grad = self._network.backward(params, cache, d_out, n_threads, workspace=workspace)
         if self.alpha > 0:
             weights = params[: self._network.layout.n_weights]
             scale = self.alpha / len(batch)
@@ -365,9 +367,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             grad[: len(weights)] += scale * weights
         return loss, grad
 
-    def _train_step(self, batch, batch_targets, n_threads):
+    def _train_step(self, batch, batch_targets, n_threads, workspace):
         """One update: objective, gradient, clipping, divergence check, step."""
-        loss, grad = self._loss_and_gradient(self._params, batch, batch_targets, n_threads)
+        loss, grad = self._loss_and_gradient(
+            self._params, batch, batch_targets, n_threads, workspace
+        )
         norm, clipped = clip_by_global_norm(grad, self.clip_threshold)
         if not (np.isfinite(loss) and np.isfinite(norm)):
             raise TrainingDivergedError(

@@ -69,8 +69,8 @@ cdef inline floating _activation_grad(floating h, int activation) noexcept nogil
     # Both derivatives are functions of the activation's output h, so the
     # pre-activations never need to be stored.
     if activation == RELU:
-        return 1 if h > 0 else 0
-    return 1 - h * h
+        return <floating> (1 if h > 0 else 0)
+    return <floating> 1 - h * h
 
 
 def elman_forward(
@@ -283,12 +283,14 @@ cdef void _backward_chunk(
     for t in range(n_steps - 1, -1, -1):
         running = n_running(seq_len, n_seq, t)
         slab = slab_end - running
+        # Sequences whose last step is t get nothing from step t + 1.
+        if running > running_next:
+            memset(&G[running_next * hidden], 0,
+                   (running - running_next) * hidden * sizeof(floating))
         for p in range(running):
             r = (slab + p) * hidden
             for k in range(hidden):
-                dh = dH[r + k]
-                if p < running_next:
-                    dh = dh + G[p * hidden + k]
+                dh = dH[r + k] + G[p * hidden + k]
                 D[r + k] = dh * _activation_grad(H[r + k], activation)
         # Sequences ending at t have no delta_{t+1}.
         if running > running_next:

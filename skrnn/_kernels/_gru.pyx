@@ -320,6 +320,10 @@ cdef void _backward_chunk(
         running = n_running(seq_len, n_seq, t)
         slab = slab_end - running
         prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
+        # Sequences whose last step is t get nothing from step t + 1.
+        if running > running_next:
+            memset(&G[running_next * hidden], 0,
+                   (running - running_next) * hidden * sizeof(floating))
         for p in range(running):
             r = slab + p
             a = &A[r * width]
@@ -330,12 +334,10 @@ cdef void _backward_chunk(
                 rg = a[k]
                 z = a[hidden + k]
                 n = a[2 * hidden + k]
-                dh = dH[r * hidden + k]
-                if p < running_next:
-                    dh = dh + G[p * hidden + k]
-                d_n = dh * (1 - z) * (1 - n * n)
-                d[k] = d_n * HN[r * hidden + k] * rg * (1 - rg)
-                d[hidden + k] = dh * (h_prev[k] - n) * z * (1 - z)
+                dh = dH[r * hidden + k] + G[p * hidden + k]
+                d_n = dh * (<floating> 1 - z) * (<floating> 1 - n * n)
+                d[k] = d_n * HN[r * hidden + k] * rg * (<floating> 1 - rg)
+                d[hidden + k] = dh * (h_prev[k] - n) * z * (<floating> 1 - z)
                 d[2 * hidden + k] = d_n
                 # Rows of step t-1 get this step's recurrent-side deltas; at
                 # t = 0 they are summed, for b_hn and the initial state.

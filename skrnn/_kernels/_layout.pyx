@@ -7,6 +7,9 @@ which row holds its last step; and, for bidirectional layers, which row holds
 the same sequence at the mirrored step L - 1 - t.
 """
 
+from cython cimport floating
+from libc.string cimport memcpy
+
 
 def chunk_layout(
     const Py_ssize_t[::1] seq_start,
@@ -63,3 +66,19 @@ def chunk_layout(
                     for t in range(seq_len[q]):
                         reverse_rows[slab_start[t] + q - first] = (
                             slab_start[seq_len[q] - 1 - t] + q - first)
+
+
+def gather_rows(const floating[:, ::1] src, const Py_ssize_t[::1] rows,
+                floating[:, ::1] dst):
+    """dst[i] = src[rows[i]] for every i: the inputs in layout order.
+
+    Rows of ``src`` are not checked against its length; the caller's layout
+    indexes it by construction.
+    """
+    cdef Py_ssize_t i
+    cdef Py_ssize_t row_bytes = src.shape[1] * sizeof(floating)
+    if src.shape[1] == 0:
+        return
+    with nogil:
+        for i in range(rows.shape[0]):
+            memcpy(&dst[i, 0], &src[rows[i], 0], row_bytes)

@@ -307,6 +307,12 @@ cdef void _backward_chunk(
         prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
         memcpy(T, &C[slab * hidden], running * hidden * sizeof(floating))
         tanh_inplace(T, running * hidden)
+        # Sequences whose last step is t get nothing from step t + 1.
+        if running > running_next:
+            memset(&G[running_next * hidden], 0,
+                   (running - running_next) * hidden * sizeof(floating))
+            memset(&Gc[running_next * hidden], 0,
+                   (running - running_next) * hidden * sizeof(floating))
         for p in range(running):
             r = slab + p
             a = &A[r * width]
@@ -318,16 +324,12 @@ cdef void _backward_chunk(
                 g = a[2 * hidden + k]
                 o = a[3 * hidden + k]
                 tc = T[p * hidden + k]
-                dh = dH[r * hidden + k]
-                if p < running_next:
-                    dh = dh + G[p * hidden + k]
-                dc = dh * o * (1 - tc * tc)
-                if p < running_next:
-                    dc = dc + Gc[p * hidden + k]
-                d[k] = dc * g * i * (1 - i)
-                d[hidden + k] = dc * c_prev[k] * f * (1 - f)
-                d[2 * hidden + k] = dc * i * (1 - g * g)
-                d[3 * hidden + k] = dh * tc * o * (1 - o)
+                dh = dH[r * hidden + k] + G[p * hidden + k]
+                dc = dh * o * (<floating> 1 - tc * tc) + Gc[p * hidden + k]
+                d[k] = dc * g * i * (<floating> 1 - i)
+                d[hidden + k] = dc * c_prev[k] * f * (<floating> 1 - f)
+                d[2 * hidden + k] = dc * i * (<floating> 1 - g * g)
+                d[3 * hidden + k] = dh * tc * o * (<floating> 1 - o)
                 Gc[p * hidden + k] = dc * f
         # Sequences ending at t have no delta_{t+1}.
         if running > running_next:
