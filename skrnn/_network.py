@@ -29,6 +29,9 @@ PREDICT_CHUNK_SIZE = 64
 
 _KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
+# ``input_rows`` of a training pass: the input is in layout order.
+_NO_ROWS = np.empty(0, np.intp)
+
 # Work memory per prediction slice, in bytes (see ``predict_raw``). It must
 # hold several chunks of sequences, or a slice leaves threads idle.
 _PREDICT_BUDGET = 256 << 20
@@ -168,22 +171,34 @@ class RecurrentNetwork:
         batch = BatchLayout(sequences, spec.bidirectional, chunk_size)
         w = self.layout.views(params)
         n_dir = len(spec.directions)
-        X = ws.empty("X", (batch.n_rows, sequences.n_features), self.dtype)
-        gather_rows(sequences.data, batch.data_rows, X)
+        if for_backward:
+            # Training: the kernels read (and BPTT reuses) every layer's
+            # input in layout order.
+            X = ws.empty("X", (batch.n_rows, sequences.n_features), self.dtype)
+            gather_rows(sequences.data, batch.data_rows, X)
+        else:
+            # Prediction: the kernels read the user's rows through an index,
+            # a step at a time, so no copy of all the inputs is made.
+            X, rows = sequences.data, batch.data_rows
         layers = []
         for k in range(len(spec.hidden_sizes)):
             outputs = []
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
-                X_dir = X
-                if direction:
+                X_dir, input_rows = X, _NO_ROWS
+                if for_backward and direction:
                     X_dir = ws.empty("X" + tag, X.shape, self.dtype)
                     gather_rows(X, batch.reverse_rows, X_dir)
-                cache = self._layer_forward(tag, X_dir, batch, w, n_threads, for_backward, ws)
+                elif not for_backward:
+                    input_rows = rows if not direction else rows[batch.reverse_rows]
+                cache = self._layer_forward(tag, X_dir, input_rows, batch, w, n_threads,
+                                            for_backward, ws)
                 layers.append(cache)
                 H = cache["H"]
                 outputs.append(H if not direction else H[batch.reverse_rows])
             X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
+            # The next layer's input is in layout order.
+            rows = np.arange(batch.n_rows)
         # Final states: the forward direction's after each sequence's last
         # step and the backward direction's after step 0, which its reversed
         # layout also holds at the sequence's last row.
@@ -202,7 +217,7 @@ class RecurrentNetwork:
             return w[name], True
         return np.zeros(hidden, self.dtype), False
 
-    def _layer_forward(self, tag, X, batch, w, n_threads, for_backward, ws):
+    def _layer_forward(self, tag, X, input_rows, batch, w, n_threads, for_backward, ws):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         hidden = w["W_hh" + tag].shape[0]
@@ -213,10 +228,9 @@ class RecurrentNetwork:
         kept_rows = n_rows if for_backward else 0
         h0, learned = self._initial_state(w, "h0" + tag, hidden)
         H = ws.empty("H" + tag, (n_rows, hidden), self.dtype)
-        work = ws.empty("work",
-                        (batch.n_chunks, kernel.forward_work_size(batch.chunk_size, hidden)),
-                        self.dtype)
-        common = (X, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
+        work_size = kernel.forward_work_size(batch.chunk_size, hidden, X.shape[1])
+        work = ws.empty("work", (batch.n_chunks, work_size), self.dtype)
+        common = (X, input_rows, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
         cache = dict(tag=tag, X=X, H=H, h0=h0, learned=learned)
         if cell == "rnn":
@@ -333,8 +347,9 @@ class RecurrentNetwork:
         n_seq = len(sequences)
         out = np.empty((n_seq, self.n_outputs), self.dtype)
         # Values kept per time step by a prediction pass, over all layers:
-        # each layer's input in row order and its states.
-        per_row = sum(n_in + hidden for _, _, n_in, hidden in self.spec.layers())
+        # the layers' states (and, stacked or bidirectional, their inputs
+        # in row order and the row indices).
+        per_row = sum(n_in + hidden + 1 for _, _, n_in, hidden in self.spec.layers())
         max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         cum_rows = np.cumsum(sequences.lengths)
         ws = Workspace()

@@ -105,15 +105,21 @@ cdef inline void project_inputs(
 
 
 cdef inline void project_step_inputs(
-    const floating *X_slab, const floating *packed_W_ih, const floating *b,
-    Py_ssize_t running, int n_in, int width, floating *gates,
+    const floating *X, const Py_ssize_t *input_rows, Py_ssize_t slab,
+    Py_ssize_t running, int n_in, int width, const floating *packed_W_ih,
+    const floating *b, floating *inputs, floating *gates,
 ) noexcept nogil:
-    """gates = X_slab @ W_ih + b for one step's rows, W_ih packed: the input
-    projection of a prediction pass, which keeps one step of gates only."""
+    """gates = X[input_rows[slab:slab + running]] @ W_ih + b, W_ih packed.
+
+    The input projection of a prediction pass, one step at a time: it reads
+    the user's rows through ``input_rows`` (copied to ``inputs``, running x
+    n_in, while they are in cache) rather than from a copy of all the inputs
+    in layout order, and keeps one step of gates only."""
     cdef Py_ssize_t p
     for p in range(running):
+        memcpy(&inputs[p * n_in], &X[input_rows[slab + p] * n_in], n_in * sizeof(floating))
         memcpy(&gates[p * width], b, width * sizeof(floating))
-    packed_gemm(<int> running, width, n_in, X_slab, n_in, packed_W_ih, gates, width, True)
+    packed_gemm(<int> running, width, n_in, inputs, n_in, packed_W_ih, gates, width, True)
 
 
 cdef inline void weight_gradients(

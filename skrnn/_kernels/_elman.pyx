@@ -13,7 +13,7 @@ Every cell kernel (``_elman``, ``_lstm``, ``_gru``) has the same calling
 convention, so that ``skrnn._network`` stacks layers and directions without
 knowing the cell:
 
-* ``forward(X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b, ...,
+* ``forward(X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b, ...,
   h0, ..., has_initial_state, <outputs>, work, n_threads)`` writes ``H``,
   the hidden state at every row, and what BPTT needs.
 * ``backward(..., dH, <work arrays>, dX, chunk_grad, grad, n_threads)`` takes
@@ -33,6 +33,7 @@ from libc.string cimport memcpy, memset
 from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
+    project_step_inputs,
     sum_chunk_gradients, tanh_inplace, weight_gradients,
 )
 
@@ -45,9 +46,10 @@ cdef enum:
 ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 
-def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``elman_forward``."""
-    return hidden
+    # h0 @ W_hh, then (prediction only) one step's inputs.
+    return hidden + chunk_size * n_in
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -75,6 +77,7 @@ cdef inline floating _activation_grad(floating h, int activation) noexcept nogil
 
 def elman_forward(
     const floating[:, ::1] X,
+    const Py_ssize_t[::1] input_rows,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -93,7 +96,14 @@ def elman_forward(
     Parameters
     ----------
     X : (n_rows, n_in) array
-        The layer's input at every row (chunk / time / sequence order).
+        The layer's input at every row (chunk / time / sequence order), or
+        any array of input rows when ``input_rows`` is given.
+    input_rows : (n_rows,) or (0,) array
+        If not empty, row r's input is ``X[input_rows[r]]``, and the pass is
+        a prediction pass: each step projects its own inputs, and the
+        LSTM and GRU keep one step of gates (their ``A``, ``C``, ``HN`` are
+        then empty). If empty, X is in row order and the inputs of a whole
+        chunk are projected in one GEMM before its time loop.
     seq_len : (n_seq,) array
         Length of each sequence, sorted longest first.
     chunk_row_start : (n_chunks + 1,) array
@@ -111,26 +121,34 @@ def elman_forward(
         A value of ``ACTIVATIONS``.
     H : (n_rows, H) array, written
         Hidden state of every running sequence at every step.
-    work : (n_chunks, forward_work_size(chunk_size, H)) array, work
+    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    # The recurrent weight, packed once for every step of every chunk.
+    cdef bint per_step = input_rows.shape[0] > 0
+    # The weights, packed once for every step of every chunk (W_ih only for
+    # prediction, which projects the inputs step by step).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef floating *packed_W_ih = NULL
+    if per_step:
+        packed_W_ih = pack_weight(
+            W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], packed_W_hh, &b[0], &h0[0],
+            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &h0[0],
             has_initial_state, activation, &H[0, 0], &work[c, 0],
         )
     free(packed_W_hh)
+    free(packed_W_ih)
 
 
 cdef void _forward_chunk(
@@ -141,25 +159,35 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    const Py_ssize_t *input_rows,
     const floating *W_ih,
+    const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
     const floating *h0,
     bint has_initial_state,
     int activation,
     floating *H,
-    floating *h0_W_hh,
+    floating *work,
 ) noexcept nogil:
+    """One chunk's time loop; with ``input_rows`` given (prediction), each
+    step projects its own inputs."""
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, slab, prev_slab, running
+    cdef floating *h0_W_hh = work
+    cdef floating *inputs = work + hidden   # one step's, for prediction
 
-    project_inputs(X, W_ih, b, row0, row1, n_in, hidden, H)
+    if input_rows == NULL:
+        project_inputs(X, W_ih, b, row0, row1, n_in, hidden, H)
 
     # The recurrence: only h_{t-1} @ W_hh is sequential.
     slab = row0
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        if input_rows != NULL:
+            project_step_inputs(X, input_rows, slab, running, n_in, hidden,
+                                packed_W_ih, b, inputs, &H[slab * hidden])
         if t > 0:
             packed_gemm(<int> running, hidden, hidden, &H[prev_slab * hidden],
                         hidden, packed_W_hh, &H[slab * hidden], hidden, True)

@@ -29,11 +29,11 @@ from ._chunks cimport (
 )
 
 
-def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    # One step's recurrent products, then (prediction only) its gates and
-    # h W_hn + b_hn.
-    return 3 * chunk_size * hidden + chunk_size * 4 * hidden
+    # One step's recurrent products, then (prediction only) its gates,
+    # h W_hn + b_hn and inputs.
+    return 3 * chunk_size * hidden + chunk_size * (4 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -43,6 +43,7 @@ def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
 
 def gru_forward(
     const floating[:, ::1] X,
+    const Py_ssize_t[::1] input_rows,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -62,7 +63,7 @@ def gru_forward(
 
     Parameters
     ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+    X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 3H gate columns.
     b_hn : (H,) array
         Bias of the recurrent product of the n gate.
@@ -74,25 +75,25 @@ def gru_forward(
     H : (n_rows, H) array, written
         Hidden state at every row.
     A : (n_rows, 3H) or (0, 3H) array, written
-        The gates' activations [r, z, n] at every row.
+        The gates' activations [r, z, n] at every row; empty for a
+        prediction pass, which keeps one step of them in ``work``.
     HN : (n_rows, H) or (0, H) array, written
-        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r). When ``A``
-        and ``HN`` have no rows (prediction), only one step of each is kept,
-        in ``work``.
-    work : (n_chunks, forward_work_size(chunk_size, H)) array, work
+        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r); empty for
+        a prediction pass.
+    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint keep_gates = A.shape[0] > 0
+    cdef bint per_step = input_rows.shape[0] > 0
     # The weights, packed once for every step of every chunk (W_ih only for
     # prediction, which projects the inputs step by step).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     cdef floating *packed_W_ih = NULL
-    if not keep_gates:
+    if per_step:
         packed_W_ih = pack_weight(
             W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
@@ -101,9 +102,10 @@ def gru_forward(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
-            has_initial_state, &H[0, 0], &A[0, 0] if keep_gates else NULL,
-            &HN[0, 0] if keep_gates else NULL, &work[c, 0],
+            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
+            has_initial_state, &H[0, 0], NULL if per_step else &A[0, 0],
+            NULL if per_step else &HN[0, 0], &work[c, 0],
         )
     free(packed_W_hh)
     free(packed_W_ih)
@@ -117,6 +119,7 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    const Py_ssize_t *input_rows,
     const floating *W_ih,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
@@ -129,16 +132,17 @@ cdef void _forward_chunk(
     floating *HN,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``A`` and ``HN`` NULL (prediction), the
-    gates and h W_hn + b_hn of one step live in ``work``, and each step
-    projects its own inputs."""
+    """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
+    and ``HN`` are NULL: the gates and h W_hn + b_hn of one step live in
+    ``work``, and each step projects its own inputs."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, row, slab, prev_slab, running
     cdef Py_ssize_t rec_stride
     cdef bint has_rec
-    cdef bint keep_gates = A != NULL
+    cdef bint keep_gates = input_rows == NULL
     cdef floating *R = work
+    cdef floating *inputs = work + n_seq * 7 * hidden   # one step's
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
     cdef floating *a
@@ -159,8 +163,8 @@ cdef void _forward_chunk(
         else:
             gates = R + n_seq * width
             hns = gates + n_seq * width
-            project_step_inputs(&X[slab * n_in], packed_W_ih, b, running, n_in,
-                                width, gates)
+            project_step_inputs(X, input_rows, slab, running, n_in, width,
+                                packed_W_ih, b, inputs, gates)
         # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
         # sequence starts from the same h0 (one row, read by all) or from 0.
         has_rec = t > 0 or has_initial_state

@@ -26,10 +26,11 @@ from ._chunks cimport (
 )
 
 
-def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
+def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
-    # h0 @ W_hh, then (prediction only) one step's gates and cell states.
-    return 4 * hidden + chunk_size * 5 * hidden
+    # h0 @ W_hh, then (prediction only) one step's gates, cell states and
+    # inputs.
+    return 4 * hidden + chunk_size * (5 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -39,6 +40,7 @@ def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
 
 def lstm_forward(
     const floating[:, ::1] X,
+    const Py_ssize_t[::1] input_rows,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -58,7 +60,7 @@ def lstm_forward(
 
     Parameters
     ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+    X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 4H gate columns.
     h0, c0 : (H,) arrays
         Initial hidden and cell states: zeros unless learned.
@@ -68,25 +70,25 @@ def lstm_forward(
     H : (n_rows, H) array, written
         Hidden state at every row.
     C : (n_rows, H) or (0, H) array, written
-        Cell state at every row.
+        Cell state at every row; empty for a prediction pass.
     A : (n_rows, 4H) or (0, 4H) array, written
-        The gates' activations [i, f, g, o] at every row. When ``A`` and
-        ``C`` have no rows (prediction), only one step of each is kept, in
-        ``work``: the pass then reads and writes a few times less memory.
-    work : (n_chunks, forward_work_size(chunk_size, H)) array, work
+        The gates' activations [i, f, g, o] at every row; empty for a
+        prediction pass, which keeps one step of each in ``work`` and so
+        reads and writes a few times less memory.
+    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint keep_gates = A.shape[0] > 0
+    cdef bint per_step = input_rows.shape[0] > 0
     # The weights, packed once for every step of every chunk (W_ih only for
     # prediction, which projects the inputs step by step).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     cdef floating *packed_W_ih = NULL
-    if not keep_gates:
+    if per_step:
         packed_W_ih = pack_weight(
             W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
@@ -95,9 +97,10 @@ def lstm_forward(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
+            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
             has_initial_state, &H[0, 0],
-            &C[0, 0] if keep_gates else NULL, &A[0, 0] if keep_gates else NULL,
+            NULL if per_step else &C[0, 0], NULL if per_step else &A[0, 0],
             &work[c, 0],
         )
     free(packed_W_hh)
@@ -112,6 +115,7 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    const Py_ssize_t *input_rows,
     const floating *W_ih,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
@@ -124,14 +128,15 @@ cdef void _forward_chunk(
     floating *A,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``A`` and ``C`` NULL (prediction), the
-    gates and cell states of one step live in ``work``, and each step
-    projects its own inputs."""
+    """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
+    and ``C`` are NULL: the gates and cell states of one step live in
+    ``work``, and each step projects its own inputs."""
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, slab, prev_slab, running
-    cdef bint keep_gates = A != NULL
+    cdef bint keep_gates = input_rows == NULL
     cdef floating *h0_W_hh = work
+    cdef floating *inputs = work + width + n_seq * 5 * hidden   # one step's
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *cells          # the slab's cell states, row stride ``hidden``
     cdef const floating *cells_prev
@@ -154,8 +159,8 @@ cdef void _forward_chunk(
             gates = work + width
             cells = gates + n_seq * width
             cells_prev = cells
-            project_step_inputs(&X[slab * n_in], packed_W_ih, b, running, n_in,
-                                width, gates)
+            project_step_inputs(X, input_rows, slab, running, n_in, width,
+                                packed_W_ih, b, inputs, gates)
         # All four gates' recurrent terms in one product.
         if t > 0:
             packed_gemm(<int> running, width, hidden, &H[prev_slab * hidden],
