@@ -1,0 +1,42 @@
+"""The benchmark script runs, counts flops as documented, and writes its JSON."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
+sys.path.insert(0, BENCHMARKS)
+bench_vs_torch = pytest.importorskip("bench_vs_torch")
+
+
+@pytest.mark.parametrize("cell, n_gates", [("rnn", 1), ("lstm", 4), ("gru", 3)])
+def test_flops_count_the_multiply_adds_of_every_product(cell, n_gates):
+    F, H, T, K = 16, 8, 5, 3
+    GH = n_gates * H
+    forward = T * (F * GH + H * GH) + H * K  # X W_ih, h W_hh; output layer
+    backward = T * (F * GH + H * GH + H * GH) + 2 * H * K  # dW_ih, dW_hh, dh; dW_y, dh_T
+    assert bench_vs_torch.flops_per_sequence(cell, F, H, T, K, "predict") == 2 * forward
+    assert bench_vs_torch.flops_per_sequence(cell, F, H, T, K, "train") == 2 * (
+        forward + backward)
+
+
+def test_quick_run_prints_the_table_and_writes_the_json(tmp_path):
+    path = tmp_path / "run.json"
+    command = [sys.executable, os.path.join(BENCHMARKS, "bench_vs_torch.py"), "--quick",
+               "--cells", "gru", "--dtypes", "float32", "--threads", "1",
+               "--n-samples", "64", "--steps", "4", "--json", str(path)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "| gru  | float32 |" in out
+    run = json.loads(path.read_text())
+    assert [(r["phase"], r["hidden"]) for r in run["results"]] == [
+        ("train", 32), ("predict", 32)]
+    for record in run["results"]:
+        assert record["skrnn_seq_per_s"] > 0
+        assert record["skrnn_gflops"] == pytest.approx(
+            record["skrnn_seq_per_s"] * record["flops_per_sequence"] / 1e9)
+        assert 0 < record["skrnn_percent_of_matmul"] == pytest.approx(
+            100 * record["skrnn_gflops"] / record["matmul_gflops"])
+    assert {(m["dtype"], m["threads"]) for m in run["matmul_gflops"]} == {("float32", 1)}
