@@ -309,7 +309,7 @@ def run_benchmark(args):
     results = []
     for cell in args.cells:
         for dtype_name in args.dtypes:
-            results += _run_cell_dtype(args, cell, dtype_name, X64, y, matmul)
+            results += _run_cell_dtype(args, cell, dtype_name, X64, y)
     # Measured again at the end, the best kept: the percentages are computed
     # against it.
     matmul = measure_matmul(args, matmul)
@@ -332,7 +332,7 @@ def measure_matmul(args, best):
     return measured
 
 
-def _run_cell_dtype(args, cell, dtype_name, X64, y, matmul):
+def _run_cell_dtype(args, cell, dtype_name, X64, y):
     """Records of one cell and dtype, over every thread count and size."""
     results = []
     X = X64.astype(DTYPES[dtype_name])
@@ -354,15 +354,13 @@ def _run_cell_dtype(args, cell, dtype_name, X64, y, matmul):
                 flops = flops_per_sequence(cell, args.features, hidden, args.steps,
                                            N_CLASSES, phase)
                 results.append(make_record(cell, dtype_name, n_threads, hidden, phase,
-                                           best, args.n_samples, flops,
-                                           matmul[dtype_name, n_threads]))
+                                           best, args.n_samples, flops))
     return results
 
 
-def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples, flops,
-                matmul):
+def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples, flops):
     """One table row: sequences per second of each library, their ratio, and
-    the GFLOP/s they reach against numpy.matmul's ``matmul``."""
+    their GFLOP/s (``run_benchmark`` adds the share of numpy.matmul's)."""
     skrnn_rate = n_samples / best["skrnn"]
     torch_rate = n_samples / best["torch"] if best["torch"] is not None else None
     skrnn_gflops = skrnn_rate * flops / 1e9
@@ -381,8 +379,6 @@ def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples, flo
         "flops_per_sequence": flops,
         "skrnn_gflops": skrnn_gflops,
         "torch_gflops": torch_rate * flops / 1e9 if torch_rate is not None else None,
-        "matmul_gflops": matmul,
-        "skrnn_percent_of_matmul": 100 * skrnn_gflops / matmul,
     }
 
 

@@ -197,8 +197,9 @@ class RecurrentNetwork:
                 H = cache["H"]
                 outputs.append(H if not direction else H[batch.reverse_rows])
             X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
-            # The next layer's input is in layout order.
-            rows = np.arange(batch.n_rows)
+            if not for_backward:
+                # The next layer's input is in layout order.
+                rows = np.arange(batch.n_rows)
         # Final states: the forward direction's after each sequence's last
         # step and the backward direction's after step 0, which its reversed
         # layout also holds at the sequence's last row.
