@@ -23,11 +23,17 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from ._blas cimport gemm
-from ._packed cimport packed_gemm
+from ._packed cimport packed_gemm_bias
 
 cdef extern from "_tanh.h":
     void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
     void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
+    void skrnn_tanh_columns(double *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                            Py_ssize_t stride, double scale,
+                            double offset) noexcept nogil
+    void skrnn_tanhf_columns(float *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                             Py_ssize_t stride, float scale,
+                             float offset) noexcept nogil
 
 
 cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
@@ -37,18 +43,32 @@ cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
         skrnn_tanh_inplace(a, n)
 
 
-cdef inline void sigmoid_inplace(floating *a, Py_ssize_t n) noexcept nogil:
-    """a = 1 / (1 + exp(-a)), in place, as 0.5 + 0.5 tanh(a / 2).
+cdef inline void _tanh_columns(
+    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
+    floating scale, floating offset,
+) noexcept nogil:
+    if floating is float:
+        skrnn_tanhf_columns(a, n_rows, n_cols, stride, scale, offset)
+    else:
+        skrnn_tanh_columns(a, n_rows, n_cols, stride, scale, offset)
 
-    Through the vectorised tanh this is exact to a few ulp of 1 (the absolute
-    error that matters where a gate multiplies a state).
-    """
-    cdef Py_ssize_t i
-    for i in range(n):
-        a[i] = <floating> 0.5 * a[i]
-    tanh_inplace(a, n)
-    for i in range(n):
-        a[i] = <floating> 0.5 + <floating> 0.5 * a[i]
+
+cdef inline void tanh_columns(
+    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
+) noexcept nogil:
+    """tanh, in place, over the first n_cols values of n_rows rows of stride
+    ``stride``: one gate of every row of a step."""
+    _tanh_columns(a, n_rows, n_cols, stride, <floating> 1, <floating> 0)
+
+
+cdef inline void sigmoid_columns(
+    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
+) noexcept nogil:
+    """1 / (1 + exp(-a)), in place, over the first n_cols values of n_rows
+    rows, as 0.5 + 0.5 tanh(a / 2): through the vectorised tanh this is
+    exact to a few ulp of 1 (the absolute error that matters where a gate
+    multiplies a state)."""
+    _tanh_columns(a, n_rows, n_cols, stride, <floating> 0.5, <floating> 0.5)
 
 
 cdef inline Py_ssize_t n_running(
@@ -112,14 +132,19 @@ cdef inline void project_step_inputs(
     """gates = X[input_rows[slab:slab + running]] @ W_ih + b, W_ih packed.
 
     The input projection of a prediction pass, one step at a time: it reads
-    the user's rows through ``input_rows`` (copied to ``inputs``, running x
-    n_in, while they are in cache) rather than from a copy of all the inputs
-    in layout order, and keeps one step of gates only."""
-    cdef Py_ssize_t p
+    the user's rows through ``input_rows`` rather than from a copy of all
+    the inputs in layout order, and keeps one step of gates only. The rows
+    are gathered into ``inputs`` (running x n_in) first: read in place, rows
+    a page apart (one per sequence) would fall in the same L1 cache set and
+    evict each other while the product passes over them."""
+    cdef Py_ssize_t p, j
+    cdef const floating *row
     for p in range(running):
-        memcpy(&inputs[p * n_in], &X[input_rows[slab + p] * n_in], n_in * sizeof(floating))
-        memcpy(&gates[p * width], b, width * sizeof(floating))
-    packed_gemm(<int> running, width, n_in, inputs, n_in, packed_W_ih, gates, width, True)
+        row = &X[input_rows[slab + p] * n_in]
+        for j in range(n_in):
+            inputs[p * n_in + j] = row[j]
+    packed_gemm_bias(<int> running, width, n_in, inputs, n_in, packed_W_ih, b,
+                     gates, width)
 
 
 cdef inline void weight_gradients(

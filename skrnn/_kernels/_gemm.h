@@ -63,9 +63,11 @@ static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   
             }                                                                    \
 }
 
-/* skrnn_gemm_packed_T(m, n, k, A, lda, packed, C, ldc, accumulate):
- *     C = A @ op(B)   or   C += A @ op(B) if ``accumulate``,
- * for row-major A (m x k, row stride lda) and C (m x n, row stride ldc). */
+/* skrnn_gemm_packed_T(m, n, k, A, lda, packed, bias, C, ldc, accumulate):
+ *     C = A @ op(B),  C = bias + A @ op(B)  or, if ``accumulate``,
+ *     C += A @ op(B),
+ * for row-major A (m x k, row stride lda) and C (m x n, row stride ldc);
+ * ``bias`` (n values, added to every row) may be NULL. */
 #if defined(__GNUC__)
 
 /* 32-byte vectors that may sit at any element boundary (like __m256_u). */
@@ -73,33 +75,39 @@ typedef float skrnn_vec_float __attribute__((vector_size(32), aligned(4)));
 typedef double skrnn_vec_double __attribute__((vector_size(32), aligned(8)));
 
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
-/* Row r of a block: its two accumulators into C's row, first ``cols``. */      \
+/* Row r of a block: C's row = base + its two accumulators, first ``cols``       \
+ * values; base is C's row itself (accumulate), the bias, or nothing. */         \
 static SKRNN_ALWAYS_INLINE void skrnn_store_row_##T(                             \
-    T *c_row, skrnn_vec_##T lo, skrnn_vec_##T hi, int cols, int accumulate)      \
+    T *c_row, const T *base, skrnn_vec_##T lo, skrnn_vec_##T hi, int cols)       \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    if (cols == nr) { /* the common case: whole vectors, C may be unaligned */   \
+        skrnn_vec_##T *out = (skrnn_vec_##T *)c_row;                             \
+        if (base) {                                                              \
+            /* base + acc, as in the scalar case (addition commutes exactly) */  \
+            lo += ((const skrnn_vec_##T *)base)[0];                              \
+            hi += ((const skrnn_vec_##T *)base)[1];                              \
+        }                                                                        \
+        out[0] = lo;                                                             \
+        out[1] = hi;                                                             \
+        return;                                                                  \
+    }                                                                            \
     T lanes[SKRNN_PANEL_WIDTH(T)];                                               \
     memcpy(lanes, &lo, sizeof lo);                                               \
     memcpy(lanes + nr / 2, &hi, sizeof hi);                                      \
-    if (cols == nr) { /* the common case, with a constant trip count */         \
-        if (accumulate)                                                          \
-            for (int c = 0; c < nr; c++) c_row[c] += lanes[c];                   \
-        else                                                                     \
-            for (int c = 0; c < nr; c++) c_row[c] = lanes[c];                    \
-    } else {                                                                     \
-        if (accumulate)                                                          \
-            for (int c = 0; c < cols; c++) c_row[c] += lanes[c];                 \
-        else                                                                     \
-            for (int c = 0; c < cols; c++) c_row[c] = lanes[c];                  \
-    }                                                                            \
+    if (base)                                                                    \
+        for (int c = 0; c < cols; c++) c_row[c] = base[c] + lanes[c];            \
+    else                                                                         \
+        for (int c = 0; c < cols; c++) c_row[c] = lanes[c];                      \
 }                                                                                \
                                                                                  \
+/* A block of up to MR rows of A times one panel. Missing rows of a partial      \
+ * block read row 0 and are not stored. */                                       \
 static SKRNN_ALWAYS_INLINE void skrnn_gemm_block_##T(                            \
     int rows, int cols, int k, const T *A, int lda, const T *panel,              \
-    T *C, int ldc, int accumulate)                                               \
+    T *C, int ldc, const T *bias, int accumulate)                                \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    /* Missing rows of a partial block read row 0 and are not stored. */        \
     const T *a0 = A;                                                             \
     const T *a1 = rows > 1 ? A + lda : A;                                        \
     const T *a2 = rows > 2 ? A + 2 * (size_t)lda : A;                            \
@@ -119,28 +127,43 @@ static SKRNN_ALWAYS_INLINE void skrnn_gemm_block_##T(                           
         c30 += a3[p] * b0;                                                       \
         c31 += a3[p] * b1;                                                       \
     }                                                                            \
-    skrnn_store_row_##T(C, c00, c01, cols, accumulate);                          \
-    if (rows > 1) skrnn_store_row_##T(C + ldc, c10, c11, cols, accumulate);      \
-    if (rows > 2)                                                                \
-        skrnn_store_row_##T(C + 2 * (size_t)ldc, c20, c21, cols, accumulate);    \
-    if (rows > 3)                                                                \
-        skrnn_store_row_##T(C + 3 * (size_t)ldc, c30, c31, cols, accumulate);    \
+    /* Each row's base: C's row itself when accumulating, else the bias. */      \
+    if (accumulate) {                                                            \
+        skrnn_store_row_##T(C, C, c00, c01, cols);                               \
+        if (rows > 1) skrnn_store_row_##T(C + ldc, C + ldc, c10, c11, cols);     \
+        if (rows > 2)                                                            \
+            skrnn_store_row_##T(C + 2 * (size_t)ldc, C + 2 * (size_t)ldc,        \
+                                c20, c21, cols);                                 \
+        if (rows > 3)                                                            \
+            skrnn_store_row_##T(C + 3 * (size_t)ldc, C + 3 * (size_t)ldc,        \
+                                c30, c31, cols);                                 \
+    } else {                                                                     \
+        skrnn_store_row_##T(C, bias, c00, c01, cols);                            \
+        if (rows > 1) skrnn_store_row_##T(C + ldc, bias, c10, c11, cols);        \
+        if (rows > 2)                                                            \
+            skrnn_store_row_##T(C + 2 * (size_t)ldc, bias, c20, c21, cols);      \
+        if (rows > 3)                                                            \
+            skrnn_store_row_##T(C + 3 * (size_t)ldc, bias, c30, c31, cols);      \
+    }                                                                            \
 }                                                                                \
                                                                                  \
 SKRNN_MULTIVERSION                                                               \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
-                                  const T *packed, T *C, int ldc, int accumulate)\
+                                  const T *packed, const T *bias, T *C, int ldc, \
+                                  int accumulate)                                \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    /* Panel by panel, so that each stays in L1 while every row block of A */  \
+    /* Panel by panel, so that each stays in L1 while every row block of A */    \
     /* passes over it. */                                                        \
     for (int j0 = 0; j0 < n; j0 += nr) {                                         \
         const T *panel = packed + (size_t)(j0 / nr) * nr * k;                    \
+        const T *bias_j = bias ? bias + j0 : NULL;                               \
         int cols = n - j0 < nr ? n - j0 : nr;                                    \
         for (int i = 0; i < m; i += SKRNN_GEMM_MR) {                             \
-            int rows = m - i < SKRNN_GEMM_MR ? m - i : SKRNN_GEMM_MR;            \
-            skrnn_gemm_block_##T(rows, cols, k, A + (size_t)i * lda, lda, panel, \
-                                 C + (size_t)i * ldc + j0, ldc, accumulate);     \
+            int block = m - i < SKRNN_GEMM_MR ? m - i : SKRNN_GEMM_MR;           \
+            skrnn_gemm_block_##T(block, cols, k, A + (size_t)i * lda, lda, panel, \
+                                 C + (size_t)i * ldc + j0, ldc, bias_j,          \
+                                 accumulate);                                    \
         }                                                                        \
     }                                                                            \
 }
@@ -149,16 +172,20 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
 
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
-                                  const T *packed, T *C, int ldc, int accumulate)\
+                                  const T *packed, const T *bias, T *C, int ldc, \
+                                  int accumulate)                                \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    for (int i = 0; i < m; i++)                                                  \
+    for (int i = 0; i < m; i++) {                                                \
+        const T *a_row = A + (size_t)i * lda;                                    \
         for (int j = 0; j < n; j++) {                                            \
             const T *column = packed + (size_t)(j / nr) * nr * k + j % nr;       \
+            T *c = C + (size_t)i * ldc + j;                                      \
             T sum = 0;                                                           \
-            for (int p = 0; p < k; p++) sum += A[(size_t)i * lda + p] * column[(size_t)p * nr]; \
-            C[(size_t)i * ldc + j] = accumulate ? C[(size_t)i * ldc + j] + sum : sum; \
+            for (int p = 0; p < k; p++) sum += a_row[p] * column[(size_t)p * nr]; \
+            *c = accumulate ? *c + sum : bias ? bias[j] + sum : sum;             \
         }                                                                        \
+    }                                                                            \
 }
 
 #endif

@@ -25,7 +25,7 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
+    sigmoid_columns, sum_chunk_gradients, tanh_columns, weight_gradients,
 )
 
 
@@ -174,21 +174,26 @@ cdef void _forward_chunk(
                         hidden, packed_W_hh, R, width, False)
         elif has_initial_state:
             packed_gemm(1, width, hidden, h0, hidden, packed_W_hh, R, width, False)
-        for p in range(running):
-            row = slab + p
-            a = &gates[p * width]
-            rec = R + p * rec_stride
-            if has_rec:
+        if has_rec:
+            for p in range(running):
+                a = &gates[p * width]
+                rec = R + p * rec_stride
                 for k in range(2 * hidden):
                     a[k] += rec[k]
-            sigmoid_inplace(a, 2 * hidden)            # r, z
+        sigmoid_columns(gates, running, 2 * hidden, width)          # r, z
+        for p in range(running):
+            a = &gates[p * width]
+            rec = R + p * rec_stride
             for k in range(hidden):
                 hn = b_hn[k]
                 if has_rec:
                     hn = hn + rec[2 * hidden + k]
                 hns[p * hidden + k] = hn
                 a[2 * hidden + k] += a[k] * hn
-            tanh_inplace(a + 2 * hidden, hidden)      # n
+        tanh_columns(gates + 2 * hidden, running, hidden, width)    # n
+        for p in range(running):
+            row = slab + p
+            a = &gates[p * width]
             h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
             for k in range(hidden):
                 z = a[hidden + k]

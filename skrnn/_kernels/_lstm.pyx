@@ -22,7 +22,8 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sigmoid_inplace, sum_chunk_gradients, tanh_inplace, weight_gradients,
+    sigmoid_columns, sum_chunk_gradients, tanh_columns, tanh_inplace,
+    weight_gradients,
 )
 
 
@@ -171,11 +172,11 @@ cdef void _forward_chunk(
             for p in range(running):
                 for k in range(width):
                     gates[p * width + k] += h0_W_hh[k]
+        sigmoid_columns(gates, running, 2 * hidden, width)              # i, f
+        tanh_columns(gates + 2 * hidden, running, hidden, width)        # g
+        sigmoid_columns(gates + 3 * hidden, running, hidden, width)     # o
         for p in range(running):
             a = &gates[p * width]
-            sigmoid_inplace(a, 2 * hidden)            # i, f
-            tanh_inplace(a + 2 * hidden, hidden)      # g
-            sigmoid_inplace(a + 3 * hidden, hidden)   # o
             c_prev = &cells_prev[p * hidden] if t > 0 else c0
             for k in range(hidden):
                 cells[p * hidden + k] = (

@@ -16,11 +16,11 @@ cdef extern from "_gemm.h" nogil:
     void skrnn_pack_double(int k, int n, const double *B, int ldb, int transposed,
                            double *packed)
     void skrnn_gemm_packed_float(int m, int n, int k, const float *A, int lda,
-                                 const float *packed, float *C, int ldc,
-                                 int accumulate)
+                                 const float *packed, const float *bias,
+                                 float *C, int ldc, int accumulate)
     void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
-                                  const double *packed, double *C, int ldc,
-                                  int accumulate)
+                                  const double *packed, const double *bias,
+                                  double *C, int ldc, int accumulate)
 
 
 cdef inline floating *pack_weight(
@@ -48,6 +48,17 @@ cdef inline void packed_gemm(
     """C = A @ op(B), or C += A @ op(B) if ``accumulate``, for row-major A
     (m x k) and C (m x n), op(B) packed by ``pack_weight``."""
     if floating is float:
-        skrnn_gemm_packed_float(m, n, k, A, lda, packed, C, ldc, accumulate)
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, NULL, C, ldc, accumulate)
     else:
-        skrnn_gemm_packed_double(m, n, k, A, lda, packed, C, ldc, accumulate)
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, NULL, C, ldc, accumulate)
+
+
+cdef inline void packed_gemm_bias(
+    int m, int n, int k, const floating *A, int lda, const floating *packed,
+    const floating *bias, floating *C, int ldc,
+) noexcept nogil:
+    """C = bias + A @ op(B), the bias (n values) added to every row."""
+    if floating is float:
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, bias, C, ldc, False)
+    else:
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, bias, C, ldc, False)

@@ -14,6 +14,7 @@
  *     expm1(y) = 2^n expm1(r) + (2^n - 1),
  * with expm1(r) from its Taylor series r + r^2/2! + ... (degree 14 for
  * double, 8 for float: the first omitted term is below 1e-17 and 2e-9 of r),
+ * evaluated in Horner form, one multiply-add per term,
  * and 2^n written directly into the exponent bits. n is rounded with the
  * "shifter" trick: adding 1.5 * 2^52 (2^23 for float) rounds to an integer
  * that then sits in the low mantissa bits.
@@ -60,21 +61,22 @@ static SKRNN_ALWAYS_INLINE double skrnn_tanh_one(double x)
     double k = y * LOG2E + SHIFTER;
     double n = k - SHIFTER;
     double r = (y - n * LN2_HI) - n * LN2_LO;
-    /* expm1(r) = r * (1 + r/2 * (1 + r/3 * (1 + ... ))) */
-    double p = 1.0 + r * (1.0 / 14.0);
-    p = 1.0 + r * (1.0 / 13.0) * p;
-    p = 1.0 + r * (1.0 / 12.0) * p;
-    p = 1.0 + r * (1.0 / 11.0) * p;
-    p = 1.0 + r * (1.0 / 10.0) * p;
-    p = 1.0 + r * (1.0 / 9.0) * p;
-    p = 1.0 + r * (1.0 / 8.0) * p;
-    p = 1.0 + r * (1.0 / 7.0) * p;
-    p = 1.0 + r * (1.0 / 6.0) * p;
-    p = 1.0 + r * (1.0 / 5.0) * p;
-    p = 1.0 + r * (1.0 / 4.0) * p;
-    p = 1.0 + r * (1.0 / 3.0) * p;
-    p = 1.0 + r * 0.5 * p;
-    p = r * p;
+    /* expm1(r) = r + r^2 (1/2! + r (1/3! + r (1/4! + ...))), in Horner form:
+     * one multiply-add per term. */
+    double p = 1.0 / 87178291200.0;   /* 1/14! */
+    p = 1.0 / 6227020800.0 + r * p;   /* 1/13! */
+    p = 1.0 / 479001600.0 + r * p;
+    p = 1.0 / 39916800.0 + r * p;
+    p = 1.0 / 3628800.0 + r * p;
+    p = 1.0 / 362880.0 + r * p;
+    p = 1.0 / 40320.0 + r * p;
+    p = 1.0 / 5040.0 + r * p;
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    p = r + (r * r) * p;
     int64_t k_bits, shifter_bits;
     memcpy(&k_bits, &k, sizeof k);
     memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
@@ -97,14 +99,14 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
     float k = y * LOG2E + SHIFTER;
     float n = k - SHIFTER;
     float r = (y - n * LN2_HI) - n * LN2_LO;
-    float p = 1.0f + r * (1.0f / 8.0f);
-    p = 1.0f + r * (1.0f / 7.0f) * p;
-    p = 1.0f + r * (1.0f / 6.0f) * p;
-    p = 1.0f + r * (1.0f / 5.0f) * p;
-    p = 1.0f + r * (1.0f / 4.0f) * p;
-    p = 1.0f + r * (1.0f / 3.0f) * p;
-    p = 1.0f + r * 0.5f * p;
-    p = r * p;
+    float p = 1.0f / 40320.0f;        /* 1/8! */
+    p = 1.0f / 5040.0f + r * p;
+    p = 1.0f / 720.0f + r * p;
+    p = 1.0f / 120.0f + r * p;
+    p = 1.0f / 24.0f + r * p;
+    p = 1.0f / 6.0f + r * p;
+    p = 0.5f + r * p;
+    p = r + (r * r) * p;
     int32_t k_bits, shifter_bits;
     memcpy(&k_bits, &k, sizeof k);
     memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
@@ -137,6 +139,33 @@ static void skrnn_tanhf_inplace(float *a, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++)
         a[i] = skrnn_tanhf_one(a[i]);
+}
+
+/* a = offset + scale * tanh(scale * a) over the first n_cols values of each
+ * of n_rows rows (row stride ``stride``): tanh itself (scale 1, offset 0) or
+ * the sigmoid 1 / (1 + e^-a) = 0.5 + 0.5 tanh(a / 2) (scale and offset 0.5),
+ * over one gate of every row of a step in a single call. Multiplying by 0.5
+ * is exact, so the sigmoid is as accurate as the tanh, to a few ulp of 1. */
+SKRNN_MULTIVERSION
+static void skrnn_tanh_columns(double *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               Py_ssize_t stride, double scale, double offset)
+{
+    for (Py_ssize_t i = 0; i < n_rows; i++) {
+        double *row = a + i * stride;
+        for (Py_ssize_t j = 0; j < n_cols; j++)
+            row[j] = offset + scale * skrnn_tanh_one(scale * row[j]);
+    }
+}
+
+SKRNN_MULTIVERSION
+static void skrnn_tanhf_columns(float *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                Py_ssize_t stride, float scale, float offset)
+{
+    for (Py_ssize_t i = 0; i < n_rows; i++) {
+        float *row = a + i * stride;
+        for (Py_ssize_t j = 0; j < n_cols; j++)
+            row[j] = offset + scale * skrnn_tanhf_one(scale * row[j]);
+    }
 }
 
 #endif
