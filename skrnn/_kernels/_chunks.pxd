@@ -25,6 +25,17 @@ from libc.string cimport memcpy
 from ._blas cimport gemm
 from ._packed cimport packed_gemm_bias
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__)
+    #define SKRNN_PREFETCH(address) __builtin_prefetch(address)
+    #else
+    #define SKRNN_PREFETCH(address) ((void) 0)
+    #endif
+    """
+    void SKRNN_PREFETCH(const void *address) noexcept nogil
+
+
 cdef extern from "_tanh.h":
     void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
     void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
@@ -126,10 +137,12 @@ cdef inline void project_inputs(
 
 cdef inline void project_step_inputs(
     const floating *X, const Py_ssize_t *input_rows, Py_ssize_t slab,
-    Py_ssize_t running, int n_in, int width, const floating *packed_W_ih,
-    const floating *b, floating *inputs, floating *gates,
+    Py_ssize_t running, Py_ssize_t next_running, int n_in, int width,
+    const floating *packed_W_ih, const floating *b, floating *inputs,
+    floating *gates,
 ) noexcept nogil:
-    """gates = X[input_rows[slab:slab + running]] @ W_ih + b, W_ih packed.
+    """gates = X[input_rows[slab:slab + running]] @ W_ih + b, W_ih packed;
+    ``next_running`` is the next step's ``running`` (0 after the last).
 
     The input projection of a prediction pass, one step at a time: it reads
     the user's rows through ``input_rows`` rather than from a copy of all
@@ -143,6 +156,10 @@ cdef inline void project_step_inputs(
         row = &X[input_rows[slab + p] * n_in]
         for j in range(n_in):
             inputs[p * n_in + j] = row[j]
+        # The same sequence's next step, usually in the same page: requested
+        # now, it arrives from memory while this step computes.
+        if p < next_running:
+            SKRNN_PREFETCH(&X[input_rows[slab + running + p] * n_in])
     packed_gemm_bias(<int> running, width, n_in, inputs, n_in, packed_W_ih, b,
                      gates, width)
 

@@ -186,7 +186,8 @@ cdef void _forward_chunk(
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
         if input_rows != NULL:
-            project_step_inputs(X, input_rows, slab, running, n_in, hidden,
+            project_step_inputs(X, input_rows, slab, running,
+                                n_running(seq_len, n_seq, t + 1), n_in, hidden,
                                 packed_W_ih, b, inputs, &H[slab * hidden])
         if t > 0:
             packed_gemm(<int> running, hidden, hidden, &H[prev_slab * hidden],

@@ -163,7 +163,8 @@ cdef void _forward_chunk(
         else:
             gates = R + n_seq * width
             hns = gates + n_seq * width
-            project_step_inputs(X, input_rows, slab, running, n_in, width,
+            project_step_inputs(X, input_rows, slab, running,
+                                n_running(seq_len, n_seq, t + 1), n_in, width,
                                 packed_W_ih, b, inputs, gates)
         # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
         # sequence starts from the same h0 (one row, read by all) or from 0.

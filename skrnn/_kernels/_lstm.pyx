@@ -160,7 +160,8 @@ cdef void _forward_chunk(
             gates = work + width
             cells = gates + n_seq * width
             cells_prev = cells
-            project_step_inputs(X, input_rows, slab, running, n_in, width,
+            project_step_inputs(X, input_rows, slab, running,
+                                n_running(seq_len, n_seq, t + 1), n_in, width,
                                 packed_W_ih, b, inputs, gates)
         # All four gates' recurrent terms in one product.
         if t > 0:
