@@ -27,6 +27,17 @@ from ._chunks cimport (
 )
 
 
+cdef extern from "_lstm_step.h" nogil:
+    void skrnn_lstm_backward_step_float(
+        Py_ssize_t running, Py_ssize_t hidden, const float *A,
+        const float *C_prev, Py_ssize_t c_prev_stride, const float *T,
+        const float *dH, const float *G, float *Gc, float *D)
+    void skrnn_lstm_backward_step_double(
+        Py_ssize_t running, Py_ssize_t hidden, const double *A,
+        const double *C_prev, Py_ssize_t c_prev_stride, const double *T,
+        const double *dH, const double *G, double *Gc, double *D)
+
+
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
     # h0 @ W_hh, then (prediction only) one step's gates, cell states and
@@ -289,12 +300,8 @@ cdef void _backward_chunk(
 ) noexcept nogil:
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
+    cdef Py_ssize_t t, slab, slab_end, prev_slab
     cdef Py_ssize_t running = 0, running_next = 0
-    cdef const floating *a
-    cdef floating *d
-    cdef const floating *c_prev
-    cdef floating dh, dc, tc, i, f, g, o
     # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
     # through step t+1; T: tanh(c_t) of the current slab, recomputed.
     cdef floating *G = work
@@ -320,24 +327,16 @@ cdef void _backward_chunk(
                    (running - running_next) * hidden * sizeof(floating))
             memset(&Gc[running_next * hidden], 0,
                    (running - running_next) * hidden * sizeof(floating))
-        for p in range(running):
-            r = slab + p
-            a = &A[r * width]
-            d = &D[r * width]
-            c_prev = &C[(prev_slab + p) * hidden] if t > 0 else c0
-            for k in range(hidden):
-                i = a[k]
-                f = a[hidden + k]
-                g = a[2 * hidden + k]
-                o = a[3 * hidden + k]
-                tc = T[p * hidden + k]
-                dh = dH[r * hidden + k] + G[p * hidden + k]
-                dc = dh * o * (<floating> 1 - tc * tc) + Gc[p * hidden + k]
-                d[k] = dc * g * i * (<floating> 1 - i)
-                d[hidden + k] = dc * c_prev[k] * f * (<floating> 1 - f)
-                d[2 * hidden + k] = dc * i * (<floating> 1 - g * g)
-                d[3 * hidden + k] = dh * tc * o * (<floating> 1 - o)
-                Gc[p * hidden + k] = dc * f
+        if floating is float:
+            skrnn_lstm_backward_step_float(
+                running, hidden, &A[slab * width],
+                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
+                T, &dH[slab * hidden], G, Gc, &D[slab * width])
+        else:
+            skrnn_lstm_backward_step_double(
+                running, hidden, &A[slab * width],
+                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
+                T, &dH[slab * hidden], G, Gc, &D[slab * width])
         # Sequences ending at t have no delta_{t+1}.
         if running > running_next:
             memset(&D_next[(slab + running_next) * width], 0,

@@ -1,0 +1,68 @@
+/* The element-wise part of one LSTM backward step, over every row of a slab.
+ *
+ * Written in C rather than in the Cython loop of _lstm.pyx because of
+ * aliasing: there, the loop reads seven arrays and writes two through plain
+ * pointers, GCC cannot prove that they do not overlap, and it compiles the
+ * loop element by element. Here the pointers are ``restrict`` (the caller's
+ * arrays never overlap), so the loop is vectorised, and with GCC on x86-64
+ * Linux also compiled for AVX2 and FMA, chosen at load time (see _tanh.h).
+ *
+ * For row p and unit k, with gates i, f, g, o (A's four blocks of H
+ * columns), tc = tanh(c_t), the gradient dh = dH + G with respect to h_t and
+ * Gc the gradient with respect to c_t carried back from step t + 1:
+ *
+ *     dc     = dh o (1 - tc^2) + Gc
+ *     D_i    = dc g i (1 - i)          D_f = dc c_{t-1} f (1 - f)
+ *     D_g    = dc i (1 - g^2)          D_o = dh tc o (1 - o)
+ *     Gc     = dc f                    (carried on to step t - 1)
+ */
+#ifndef SKRNN_LSTM_STEP_H
+#define SKRNN_LSTM_STEP_H
+
+#include "_tanh.h" /* SKRNN_MULTIVERSION */
+
+#if defined(__GNUC__) || defined(_MSC_VER)
+#define SKRNN_RESTRICT __restrict
+#else
+#define SKRNN_RESTRICT
+#endif
+
+/* skrnn_lstm_backward_step_T(running, hidden, A, C_prev, c_prev_stride, T,
+ *                            dH, G, Gc, D):
+ * A, D: running x 4H (row stride 4H); T, dH, G, Gc: running x H; C_prev:
+ * running rows of stride c_prev_stride (0: the same row, c0, for all). */
+#define SKRNN_DEFINE_LSTM_BACKWARD_STEP(T_)                                      \
+SKRNN_MULTIVERSION                                                               \
+static void skrnn_lstm_backward_step_##T_(                                       \
+    Py_ssize_t running, Py_ssize_t hidden, const T_ *SKRNN_RESTRICT A,           \
+    const T_ *SKRNN_RESTRICT C_prev, Py_ssize_t c_prev_stride,                   \
+    const T_ *SKRNN_RESTRICT T, const T_ *SKRNN_RESTRICT dH,                     \
+    const T_ *SKRNN_RESTRICT G, T_ *SKRNN_RESTRICT Gc, T_ *SKRNN_RESTRICT D)     \
+{                                                                                \
+    const T_ one = 1;                                                            \
+    for (Py_ssize_t p = 0; p < running; p++) {                                   \
+        const T_ *SKRNN_RESTRICT a = A + p * 4 * hidden;                         \
+        const T_ *SKRNN_RESTRICT c_prev = C_prev + p * c_prev_stride;            \
+        const T_ *SKRNN_RESTRICT tc = T + p * hidden;                            \
+        const T_ *SKRNN_RESTRICT dh_in = dH + p * hidden;                        \
+        const T_ *SKRNN_RESTRICT g_in = G + p * hidden;                          \
+        T_ *SKRNN_RESTRICT gc = Gc + p * hidden;                                 \
+        T_ *SKRNN_RESTRICT d = D + p * 4 * hidden;                               \
+        for (Py_ssize_t k = 0; k < hidden; k++) {                                \
+            T_ i = a[k], f = a[hidden + k];                                      \
+            T_ g = a[2 * hidden + k], o = a[3 * hidden + k];                     \
+            T_ dh = dh_in[k] + g_in[k];                                          \
+            T_ dc = dh * o * (one - tc[k] * tc[k]) + gc[k];                      \
+            d[k] = dc * g * i * (one - i);                                       \
+            d[hidden + k] = dc * c_prev[k] * f * (one - f);                      \
+            d[2 * hidden + k] = dc * i * (one - g * g);                          \
+            d[3 * hidden + k] = dh * tc[k] * o * (one - o);                      \
+            gc[k] = dc * f;                                                      \
+        }                                                                        \
+    }                                                                            \
+}
+
+SKRNN_DEFINE_LSTM_BACKWARD_STEP(float)
+SKRNN_DEFINE_LSTM_BACKWARD_STEP(double)
+
+#endif
