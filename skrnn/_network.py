@@ -320,7 +320,12 @@ class RecurrentNetwork:
         hidden, width = w["W_hh" + tag].shape
         n_local = len(self._local_index[tag])
         D = ws.empty("D", (batch.n_rows, width), self.dtype)
-        D_next = ws.empty("D_next", (batch.n_rows, width), self.dtype)
+        # The second operand of dW_hh's single GEMM: the LSTM keeps h_{t-1}
+        # at the row of step t (H columns), the others delta_{t+1} (width).
+        if cell == "lstm":
+            D_next = ws.empty("H_prev", (batch.n_rows, hidden), self.dtype)
+        else:
+            D_next = ws.empty("D_next", (batch.n_rows, width), self.dtype)
         work = ws.empty("work",
                         (batch.n_chunks, kernel.backward_work_size(batch.chunk_size, hidden)),
                         self.dtype)

@@ -172,7 +172,10 @@ cdef inline void weight_gradients(
 ) noexcept nogil:
     """After the backward time loop of a chunk, each one GEMM over all its
     rows: dW_ih = X^T D, dW_hh = H^T D_next, db = column sums of D, and
-    dX = D W_ih^T unless ``dX`` is NULL (the first layer needs none)."""
+    dX = D W_ih^T unless ``dX`` is NULL (the first layer needs none).
+    ``H`` and ``D_next`` pair each h_t with delta_{t+1}: the Elman and GRU
+    kernels shift delta back a step (D_next), the LSTM passes h shifted
+    forward instead (h_{t-1} as ``H``) with ``D`` itself."""
     cdef int n_rows = <int> (row1 - row0)
     gemm(True, False, n_in, width, n_rows,
          <floating> 1, &X[row0 * n_in], n_in, &D[row0 * width], width,

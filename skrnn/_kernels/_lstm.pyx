@@ -220,7 +220,7 @@ def lstm_backward(
     const floating[:, ::1] A,
     const floating[:, ::1] dH,
     floating[:, ::1] D,
-    floating[:, ::1] D_next,
+    floating[:, ::1] H_prev,
     floating[:, ::1] dX,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
@@ -238,10 +238,12 @@ def lstm_backward(
         As written by ``lstm_forward``.
     dH : (n_rows, H) array
         Gradient of the loss with respect to the layer's output h at every row.
-    D, D_next : (n_rows, 4H) arrays, work
-        Gradient with respect to the gates' pre-activations at every row, and
-        the same sequence's next-step one at the row of step t (zero at its
-        last step), so that dW_hh is one GEMM: H^T @ D_next.
+    D : (n_rows, 4H) array, work
+        Gradient with respect to the gates' pre-activations at every row.
+    H_prev : (n_rows, H) array, work
+        h_{t-1} of the same sequence at the row of step t (zero at step 0),
+        so that dW_hh is one GEMM: H_prev^T @ D. (Shifting h back a step
+        rather than D forward keeps an array of H columns, not 4H.)
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
@@ -267,7 +269,7 @@ def lstm_backward(
             X.shape[1], W_hh.shape[0],
             &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], &c0[0],
             has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &dH[0, 0],
-            &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
+            &D[0, 0], &H_prev[0, 0], &dX[0, 0] if need_dX else NULL,
             &work[c, 0], &chunk_grad[c, 0],
         )
     free(packed_W_hh_T)
@@ -293,7 +295,7 @@ cdef void _backward_chunk(
     const floating *A,
     const floating *dH,
     floating *D,
-    floating *D_next,
+    floating *H_prev,
     floating *dX,
     floating *work,
     floating *grad,
@@ -337,20 +339,19 @@ cdef void _backward_chunk(
                 running, hidden, &A[slab * width],
                 &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
                 T, &dH[slab * hidden], G, Gc, &D[slab * width])
-        # Sequences ending at t have no delta_{t+1}.
-        if running > running_next:
-            memset(&D_next[(slab + running_next) * width], 0,
-                   (running - running_next) * width * sizeof(floating))
         if t > 0:
-            memcpy(&D_next[prev_slab * width], &D[slab * width],
-                   running * width * sizeof(floating))
+            memcpy(&H_prev[slab * hidden], &H[prev_slab * hidden],
+                   running * hidden * sizeof(floating))
             # dLoss/dh_{t-1} through step t, all gates in one product.
             packed_gemm(<int> running, hidden, width, &D[slab * width],
                         width, packed_W_hh_T, G, hidden, False)
+        else:
+            # h0's share of dW_hh is added apart, below.
+            memset(&H_prev[slab * hidden], 0, running * hidden * sizeof(floating))
         running_next = running
         slab_end = slab
 
-    weight_gradients(X, H, D, D_next, W_ih, row0, row1, n_in, hidden, width,
+    weight_gradients(X, H_prev, D, D, W_ih, row0, row1, n_in, hidden, width,
                      g_W_ih, g_W_hh, g_b, dX)
     if has_initial_state:
         # dc0 is the sum of the cell gradients carried back from step 0,
