@@ -320,10 +320,11 @@ class RecurrentNetwork:
         hidden, width = w["W_hh" + tag].shape
         n_local = len(self._local_index[tag])
         D = ws.empty("D", (batch.n_rows, width), self.dtype)
-        # The second operand of dW_hh's single GEMM: the LSTM keeps h_{t-1}
-        # at the row of step t (H columns), the others delta_{t+1} (width).
+        # What makes the weight gradients whole-chunk GEMMs: the LSTM keeps
+        # [x_t, h_{t-1}] at the row of step t, the others delta_{t+1}.
         if cell == "lstm":
-            D_next = ws.empty("H_prev", (batch.n_rows, hidden), self.dtype)
+            n_in = layer["X"].shape[1]
+            D_next = ws.empty("XH", (batch.n_rows, n_in + hidden), self.dtype)
         else:
             D_next = ws.empty("D_next", (batch.n_rows, width), self.dtype)
         work = ws.empty("work",

@@ -173,9 +173,8 @@ cdef inline void weight_gradients(
     """After the backward time loop of a chunk, each one GEMM over all its
     rows: dW_ih = X^T D, dW_hh = H^T D_next, db = column sums of D, and
     dX = D W_ih^T unless ``dX`` is NULL (the first layer needs none).
-    ``H`` and ``D_next`` pair each h_t with delta_{t+1}: the Elman and GRU
-    kernels shift delta back a step (D_next), the LSTM passes h shifted
-    forward instead (h_{t-1} as ``H``) with ``D`` itself."""
+    ``H`` and ``D_next`` pair each h_t with delta_{t+1} (the same
+    sequence's, zero after its last step)."""
     cdef int n_rows = <int> (row1 - row0)
     gemm(True, False, n_in, width, n_rows,
          <floating> 1, &X[row0 * n_in], n_in, &D[row0 * width], width,
@@ -183,6 +182,27 @@ cdef inline void weight_gradients(
     gemm(True, False, hidden, width, n_rows,
          <floating> 1, &H[row0 * hidden], hidden, &D_next[row0 * width], width,
          <floating> 0, g_W_hh, width)
+    column_sums(&D[row0 * width], n_rows, width, width, g_b)
+    if dX != NULL:
+        gemm(False, True, n_rows, n_in, width,
+             <floating> 1, &D[row0 * width], width, W_ih, width,
+             <floating> 0, &dX[row0 * n_in], n_in)
+
+
+cdef inline void stacked_weight_gradients(
+    const floating *XH, const floating *D, const floating *W_ih,
+    Py_ssize_t row0, Py_ssize_t row1, int n_in, int hidden, int width,
+    floating *g_W, floating *g_b, floating *dX,
+) noexcept nogil:
+    """``weight_gradients`` for a kernel whose rows hold [x_t, h_{t-1}] side
+    by side in ``XH`` (row stride n_in + hidden): dW_ih and dW_hh, stacked
+    in ``g_W`` as in the gradient's layout, are one GEMM, XH^T D, which
+    packs D (the widest operand) once instead of twice."""
+    cdef int n_rows = <int> (row1 - row0)
+    cdef int ld_xh = n_in + hidden
+    gemm(True, False, ld_xh, width, n_rows,
+         <floating> 1, &XH[row0 * ld_xh], ld_xh, &D[row0 * width], width,
+         <floating> 0, g_W, width)
     column_sums(&D[row0 * width], n_rows, width, width, g_b)
     if dX != NULL:
         gemm(False, True, n_rows, n_in, width,

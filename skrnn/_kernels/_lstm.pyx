@@ -22,8 +22,8 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sigmoid_columns, sum_chunk_gradients, tanh_columns, tanh_inplace,
-    weight_gradients,
+    sigmoid_columns, stacked_weight_gradients, sum_chunk_gradients,
+    tanh_columns, tanh_inplace,
 )
 
 
@@ -220,7 +220,7 @@ def lstm_backward(
     const floating[:, ::1] A,
     const floating[:, ::1] dH,
     floating[:, ::1] D,
-    floating[:, ::1] H_prev,
+    floating[:, ::1] XH,
     floating[:, ::1] dX,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
@@ -240,10 +240,12 @@ def lstm_backward(
         Gradient of the loss with respect to the layer's output h at every row.
     D : (n_rows, 4H) array, work
         Gradient with respect to the gates' pre-activations at every row.
-    H_prev : (n_rows, H) array, work
-        h_{t-1} of the same sequence at the row of step t (zero at step 0),
-        so that dW_hh is one GEMM: H_prev^T @ D. (Shifting h back a step
-        rather than D forward keeps an array of H columns, not 4H.)
+    XH : (n_rows, n_in + H) array, work
+        At the row of step t, the input x_t and the same sequence's h_{t-1}
+        (zero at step 0), so that dW_ih and dW_hh, stacked as they are in
+        the gradient, are one GEMM: XH^T @ D. (Pairing delta_t with h_{t-1}
+        rather than delta_{t+1} with h_t keeps D the only operand of 4H
+        columns, packed by BLAS once.)
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
@@ -269,7 +271,7 @@ def lstm_backward(
             X.shape[1], W_hh.shape[0],
             &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], &c0[0],
             has_initial_state, &H[0, 0], &C[0, 0], &A[0, 0], &dH[0, 0],
-            &D[0, 0], &H_prev[0, 0], &dX[0, 0] if need_dX else NULL,
+            &D[0, 0], &XH[0, 0], &dX[0, 0] if need_dX else NULL,
             &work[c, 0], &chunk_grad[c, 0],
         )
     free(packed_W_hh_T)
@@ -295,15 +297,16 @@ cdef void _backward_chunk(
     const floating *A,
     const floating *dH,
     floating *D,
-    floating *H_prev,
+    floating *XH,
     floating *dX,
     floating *work,
     floating *grad,
 ) noexcept nogil:
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, slab, slab_end, prev_slab
+    cdef Py_ssize_t t, p, r, slab, slab_end, prev_slab
     cdef Py_ssize_t running = 0, running_next = 0
+    cdef Py_ssize_t ld_xh = n_in + hidden
     # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
     # through step t+1; T: tanh(c_t) of the current slab, recomputed.
     cdef floating *G = work
@@ -315,6 +318,9 @@ cdef void _backward_chunk(
     cdef floating *g_b = g_W_hh + hidden * width
     cdef floating *g_h0 = g_b + width
     cdef floating *g_c0 = g_h0 + hidden
+
+    for r in range(row0, row1):
+        memcpy(&XH[r * ld_xh], &X[r * n_in], n_in * sizeof(floating))
 
     slab_end = row1
     for t in range(n_steps - 1, -1, -1):
@@ -340,19 +346,21 @@ cdef void _backward_chunk(
                 &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
                 T, &dH[slab * hidden], G, Gc, &D[slab * width])
         if t > 0:
-            memcpy(&H_prev[slab * hidden], &H[prev_slab * hidden],
-                   running * hidden * sizeof(floating))
+            for p in range(running):
+                memcpy(&XH[(slab + p) * ld_xh + n_in], &H[(prev_slab + p) * hidden],
+                       hidden * sizeof(floating))
             # dLoss/dh_{t-1} through step t, all gates in one product.
             packed_gemm(<int> running, hidden, width, &D[slab * width],
                         width, packed_W_hh_T, G, hidden, False)
         else:
             # h0's share of dW_hh is added apart, below.
-            memset(&H_prev[slab * hidden], 0, running * hidden * sizeof(floating))
+            for p in range(running):
+                memset(&XH[(slab + p) * ld_xh + n_in], 0, hidden * sizeof(floating))
         running_next = running
         slab_end = slab
 
-    weight_gradients(X, H_prev, D, D, W_ih, row0, row1, n_in, hidden, width,
-                     g_W_ih, g_W_hh, g_b, dX)
+    stacked_weight_gradients(XH, D, W_ih, row0, row1, n_in, hidden, width,
+                             g_W_ih, g_b, dX)
     if has_initial_state:
         # dc0 is the sum of the cell gradients carried back from step 0,
         # left in Gc by the loop.
