@@ -320,13 +320,14 @@ class RecurrentNetwork:
         hidden, width = w["W_hh" + tag].shape
         n_local = len(self._local_index[tag])
         D = ws.empty("D", (batch.n_rows, width), self.dtype)
-        # What makes the weight gradients whole-chunk GEMMs: the LSTM keeps
-        # [x_t, h_{t-1}] at the row of step t, the others delta_{t+1}.
-        if cell == "lstm":
+        # What makes the weight gradients whole-chunk GEMMs: the Elman and
+        # LSTM kernels keep [x_t, h_{t-1}] at the row of step t, the GRU
+        # kernel delta_{t+1} (its recurrent-side deltas differ from D's).
+        if cell != "gru":
             n_in = layer["X"].shape[1]
-            D_next = ws.empty("XH", (batch.n_rows, n_in + hidden), self.dtype)
+            shifted = ws.empty("XH", (batch.n_rows, n_in + hidden), self.dtype)
         else:
-            D_next = ws.empty("D_next", (batch.n_rows, width), self.dtype)
+            shifted = ws.empty("D_next", (batch.n_rows, width), self.dtype)
         work = ws.empty("work",
                         (batch.n_chunks, kernel.backward_work_size(batch.chunk_size, hidden)),
                         self.dtype)
@@ -334,7 +335,7 @@ class RecurrentNetwork:
         grad = ws.empty("local_grad", (n_local,), self.dtype)
         common = (layer["X"], batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag])
-        tail = (D, D_next, dX, work, chunk_grad, grad, n_threads)
+        tail = (D, shifted, dX, work, chunk_grad, grad, n_threads)
         if cell == "rnn":
             _elman.elman_backward(*common, layer["h0"], layer["learned"],
                                   _elman.ACTIVATIONS[self.spec.activation],

@@ -34,7 +34,7 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sum_chunk_gradients, tanh_inplace, weight_gradients,
+    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
 
 
@@ -218,7 +218,7 @@ def elman_backward(
     const floating[:, ::1] H,
     const floating[:, ::1] dH,
     floating[:, ::1] D,
-    floating[:, ::1] D_next,
+    floating[:, ::1] XH,
     floating[:, ::1] dX,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
@@ -239,9 +239,10 @@ def elman_backward(
         row (from the layer above, or the output layer at final rows).
     D : (n_rows, H) array, work
         Gradient with respect to the pre-activation at every row (delta_t).
-    D_next : (n_rows, H) array, work
-        delta_{t+1} of the same sequence at the row of step t (zero at each
-        sequence's last step), so that dW_hh is one GEMM: H^T @ D_next.
+    XH : (n_rows, n_in + H) array, work
+        At the row of step t, the input x_t and the same sequence's h_{t-1}
+        (zero at step 0), so that dW_ih and dW_hh, stacked as they are in
+        the gradient, are one GEMM: XH^T @ D.
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
@@ -266,7 +267,7 @@ def elman_backward(
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
             &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], has_initial_state,
-            activation, &H[0, 0], &dH[0, 0], &D[0, 0], &D_next[0, 0],
+            activation, &H[0, 0], &dH[0, 0], &D[0, 0], &XH[0, 0],
             &dX[0, 0] if need_dX else NULL, &work[c, 0], &chunk_grad[c, 0],
         )
     free(packed_W_hh_T)
@@ -290,14 +291,15 @@ cdef void _backward_chunk(
     const floating *H,
     const floating *dH,
     floating *D,
-    floating *D_next,
+    floating *XH,
     floating *dX,
     floating *work,
     floating *grad,
 ) noexcept nogil:
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_running
+    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
     cdef Py_ssize_t running = 0, running_next = 0
+    cdef Py_ssize_t ld_xh = n_in + hidden
     cdef floating dh
     # G[p]: dLoss/dh_t of the chunk's sequence p through h_{t+1} (the
     # recurrent part; the part from above is read from dH).
@@ -307,6 +309,9 @@ cdef void _backward_chunk(
     cdef floating *g_W_hh = g_W_ih + n_in * hidden
     cdef floating *g_b = g_W_hh + hidden * hidden
     cdef floating *g_h0 = g_b + hidden
+
+    for r in range(row0, row1):
+        memcpy(&XH[r * ld_xh], &X[r * n_in], n_in * sizeof(floating))
 
     slab_end = row1
     for t in range(n_steps - 1, -1, -1):
@@ -321,22 +326,23 @@ cdef void _backward_chunk(
             for k in range(hidden):
                 dh = dH[r + k] + G[p * hidden + k]
                 D[r + k] = dh * _activation_grad(H[r + k], activation)
-        # Sequences ending at t have no delta_{t+1}.
-        if running > running_next:
-            memset(&D_next[(slab + running_next) * hidden], 0,
-                   (running - running_next) * hidden * sizeof(floating))
         if t > 0:
-            prev_running = n_running(seq_len, n_seq, t - 1)
-            memcpy(&D_next[(slab - prev_running) * hidden], &D[slab * hidden],
-                   running * hidden * sizeof(floating))
+            prev_slab = slab - n_running(seq_len, n_seq, t - 1)
+            for p in range(running):
+                memcpy(&XH[(slab + p) * ld_xh + n_in], &H[(prev_slab + p) * hidden],
+                       hidden * sizeof(floating))
             # dLoss/dh_{t-1} through step t: delta_t @ W_hh^T
             packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
                         hidden, packed_W_hh_T, G, hidden, False)
+        else:
+            # h0's share of dW_hh is added apart, below.
+            for p in range(running):
+                memset(&XH[(slab + p) * ld_xh + n_in], 0, hidden * sizeof(floating))
         running_next = running
         slab_end = slab
 
-    weight_gradients(X, H, D, D_next, W_ih, row0, row1, n_in, hidden, hidden,
-                     g_W_ih, g_W_hh, g_b, dX)
+    stacked_weight_gradients(XH, D, W_ih, row0, row1, n_in, hidden, hidden,
+                             g_W_ih, g_b, dX)
     if has_initial_state:
         column_sums(&D[row0 * hidden], running, hidden, hidden, delta0_sum)
         initial_state_gradients(h0, delta0_sum, W_hh, hidden, hidden,
