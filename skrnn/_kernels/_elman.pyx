@@ -129,14 +129,12 @@ def elman_forward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint per_step = input_rows.shape[0] > 0
-    # The weights, packed once for every step of every chunk (W_ih only for
-    # prediction, which projects the inputs step by step).
+    # The weights, packed once for every chunk: W_hh for every step, W_ih for
+    # the input projections (of a whole chunk, or step by step to predict).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
-    cdef floating *packed_W_ih = NULL
-    if per_step:
-        packed_W_ih = pack_weight(
-            W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+    cdef floating *packed_W_ih = pack_weight(
+        W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
         _forward_chunk(
@@ -144,7 +142,7 @@ def elman_forward(
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
             &X[0, 0], &input_rows[0] if per_step else NULL,
-            &W_ih[0, 0], packed_W_ih, packed_W_hh, &b[0], &h0[0],
+            packed_W_ih, packed_W_hh, &b[0], &h0[0],
             has_initial_state, activation, &H[0, 0], &work[c, 0],
         )
     free(packed_W_hh)
@@ -160,7 +158,6 @@ cdef void _forward_chunk(
     int hidden,
     const floating *X,
     const Py_ssize_t *input_rows,
-    const floating *W_ih,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
@@ -178,7 +175,7 @@ cdef void _forward_chunk(
     cdef floating *inputs = work + hidden   # one step's, for prediction
 
     if input_rows == NULL:
-        project_inputs(X, W_ih, b, row0, row1, n_in, hidden, H)
+        project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
 
     # The recurrence: only h_{t-1} @ W_hh is sequential.
     slab = row0

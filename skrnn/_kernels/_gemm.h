@@ -36,6 +36,8 @@
 #include "_tanh.h" /* SKRNN_MULTIVERSION, SKRNN_ALWAYS_INLINE */
 
 #define SKRNN_GEMM_MR 4
+/* Rows per block of a tall product (see the driver). */
+#define SKRNN_GEMM_MB 64
 
 /* Values of op(B) per panel row: two 32-byte vectors. */
 #define SKRNN_PANEL_WIDTH(T) ((int)(64 / sizeof(T)))
@@ -153,17 +155,22 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
                                   int accumulate)                                \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    /* Panel by panel, so that each stays in L1 while every row block of A */    \
-    /* passes over it. */                                                        \
-    for (int j0 = 0; j0 < n; j0 += nr) {                                         \
-        const T *panel = packed + (size_t)(j0 / nr) * nr * k;                    \
-        const T *bias_j = bias ? bias + j0 : NULL;                               \
-        int cols = n - j0 < nr ? n - j0 : nr;                                    \
-        for (int i = 0; i < m; i += SKRNN_GEMM_MR) {                             \
-            int block = m - i < SKRNN_GEMM_MR ? m - i : SKRNN_GEMM_MR;           \
-            skrnn_gemm_block_##T(block, cols, k, A + (size_t)i * lda, lda, panel, \
-                                 C + (size_t)i * ldc + j0, ldc, bias_j,          \
-                                 accumulate);                                    \
+    /* Blocks of MB rows; within one, panel by panel, so that each panel         \
+     * stays in L1 while the block's rows pass over it, and C is written in      \
+     * whole cache lines before the next block. (A per-step product has at       \
+     * most MB rows: one block.) */                                              \
+    for (int i0 = 0; i0 < m; i0 += SKRNN_GEMM_MB) {                              \
+        int i1 = m - i0 < SKRNN_GEMM_MB ? m : i0 + SKRNN_GEMM_MB;                \
+        for (int j0 = 0; j0 < n; j0 += nr) {                                     \
+            const T *panel = packed + (size_t)(j0 / nr) * nr * k;                \
+            const T *bias_j = bias ? bias + j0 : NULL;                           \
+            int cols = n - j0 < nr ? n - j0 : nr;                                \
+            for (int i = i0; i < i1; i += SKRNN_GEMM_MR) {                       \
+                int block = i1 - i < SKRNN_GEMM_MR ? i1 - i : SKRNN_GEMM_MR;     \
+                skrnn_gemm_block_##T(block, cols, k, A + (size_t)i * lda, lda,   \
+                                     panel, C + (size_t)i * ldc + j0, ldc,       \
+                                     bias_j, accumulate);                        \
+            }                                                                    \
         }                                                                        \
     }                                                                            \
 }
