@@ -7,7 +7,7 @@ too so that prediction and training use the same ones.
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, softmax
 
 
 class SquaredLoss:
@@ -51,5 +51,13 @@ class MultinomialLogLoss:
     @staticmethod
     def loss_and_gradient(raw, y):
         n_samples = raw.shape[0]
-        loss = -np.einsum("ij,ij->", y, log_softmax(raw, axis=1)) / n_samples
-        return float(loss), (softmax(raw, axis=1) - y) / n_samples
+        # log softmax, shifted by each row's maximum so that exp cannot
+        # overflow; written out rather than with scipy.special, whose
+        # array-API dispatch cost more than the arithmetic once per
+        # mini-batch (a third of an Elman h32 training step's Python).
+        shifted = raw - raw.max(axis=1, keepdims=True)
+        exp_shifted = np.exp(shifted)
+        sums = exp_shifted.sum(axis=1, keepdims=True)
+        log_proba = shifted - np.log(sums)
+        loss = -np.einsum("ij,ij->", y, log_proba) / n_samples
+        return float(loss), (exp_shifted / sums - y) / n_samples

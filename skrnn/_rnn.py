@@ -328,15 +328,23 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                     "The number of classes has to be greater than one; got "
                     f"{len(self.classes_)} class: {self.classes_!r}."
                 )
-        else:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if len(unseen):
-                raise ValueError(
-                    f"Expected only labels in classes_ = {self.classes_!r}, but "
-                    f"got {unseen!r}"
-                )
+        labels, index = np.unique(y, return_inverse=True)
+        unseen = np.setdiff1d(labels, self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"Expected only labels in classes_ = {self.classes_!r}, but "
+                f"got {unseen!r}"
+            )
         self._loss = BinaryLogLoss if len(self.classes_) == 2 else MultinomialLogLoss
-        return self._label_binarizer.transform(y).astype(np.float64)
+        # The one-hot targets LabelBinarizer.transform gives (one 0/1 column
+        # for two classes), built directly: its checks of y, already made
+        # above, cost more than an Elman h32 epoch's loss once per call.
+        class_index = np.searchsorted(self.classes_, labels)[index.ravel()]
+        if len(self.classes_) == 2:
+            return (class_index == 1).astype(np.float64)[:, np.newaxis]
+        targets = np.zeros((len(y), len(self.classes_)))
+        targets[np.arange(len(y)), class_index] = 1
+        return targets
 
     def _validation_split(self, n_samples, targets, rng):
         labels = targets.argmax(axis=1) if targets.shape[1] > 1 else targets[:, 0]
