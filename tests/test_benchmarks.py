@@ -40,3 +40,35 @@ def test_quick_run_prints_the_table_and_writes_the_json(tmp_path):
         assert 0 < record["skrnn_percent_of_matmul"] == pytest.approx(
             100 * record["skrnn_gflops"] / record["matmul_gflops"])
     assert {(m["dtype"], m["threads"]) for m in run["matmul_gflops"]} == {("float32", 1)}
+
+
+def _record(cell, hidden, phase, threads, ratio, seq_per_s=1000.0, percent=60.0):
+    return dict(cell=cell, dtype="float32", hidden=hidden, phase=phase, threads=threads,
+                ratio=ratio, skrnn_seq_per_s=seq_per_s, skrnn_percent_of_matmul=percent)
+
+
+def test_targets_sort_each_configuration_into_met_or_missed():
+    import targets
+    run = {
+        "results": [
+            _record("lstm", 32, "train", 2, ratio=4.2, seq_per_s=3200.0),
+            _record("gru", 32, "train", 2, ratio=3.9),
+            _record("lstm", 128, "predict", 1, ratio=0.95, seq_per_s=1000.0),
+            _record("lstm", 128, "predict", 2, ratio=2.5, seq_per_s=1500.0),
+            _record("rnn", 256, "train", 2, ratio=1.5, percent=49.0),
+        ],
+        "memory": [dict(cell="rnn", dtype="float32", hidden=32, skrnn_mib=5.0, torch_mib=4.0)],
+    }
+    verdicts = targets.evaluate(run)
+    assert verdicts["hidden 32 train: >= 4x PyTorch (2 threads)"] == (
+        [("lstm float32 h32 train", "4.20")], [("gru float32 h32 train", "3.90")])
+    assert verdicts["1 thread: never slower than PyTorch"] == (
+        [], [("lstm float32 h128 predict", "0.95")])
+    # 1500 / 1000 sequences per second: 2 threads are only 1.5x one.
+    assert verdicts["2 threads >= 1.6x 1 thread (hidden 128, 256)"] == (
+        [], [("lstm float32 h128 predict", "1.50")])
+    assert verdicts["hidden 256 training: >= 50% of numpy.matmul"] == (
+        [], [("rnn float32 h256 train", "49%")])
+    assert verdicts["peak memory of a fit <= PyTorch's"] == ([], [("rnn float32 h32", "1.25")])
+    table = targets.format_verdicts(verdicts)
+    assert "| hidden 32 train: >= 4x PyTorch (2 threads) | 1 of 2 | gru float32 h32 train (3.90) |" in table

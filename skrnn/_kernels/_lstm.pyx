@@ -22,12 +22,18 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sigmoid_columns, stacked_weight_gradients, sum_chunk_gradients,
-    tanh_columns, tanh_inplace,
+    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
 
 
 cdef extern from "_lstm_step.h" nogil:
+    void skrnn_lstm_forward_step_float(
+        Py_ssize_t running, Py_ssize_t hidden, float *gates,
+        const float *C_prev, Py_ssize_t c_prev_stride, float *cells, float *H)
+    void skrnn_lstm_forward_step_double(
+        Py_ssize_t running, Py_ssize_t hidden, double *gates,
+        const double *C_prev, Py_ssize_t c_prev_stride, double *cells,
+        double *H)
     void skrnn_lstm_backward_step_float(
         Py_ssize_t running, Py_ssize_t hidden, const float *A,
         const float *C_prev, Py_ssize_t c_prev_stride, const float *T,
@@ -149,8 +155,6 @@ cdef void _forward_chunk(
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *cells          # the slab's cell states, row stride ``hidden``
     cdef const floating *cells_prev
-    cdef floating *a
-    cdef const floating *c_prev
 
     if keep_gates:
         project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
@@ -181,23 +185,15 @@ cdef void _forward_chunk(
             for p in range(running):
                 for k in range(width):
                     gates[p * width + k] += h0_W_hh[k]
-        sigmoid_columns(gates, running, 2 * hidden, width)              # i, f
-        tanh_columns(gates + 2 * hidden, running, hidden, width)        # g
-        sigmoid_columns(gates + 3 * hidden, running, hidden, width)     # o
-        for p in range(running):
-            a = &gates[p * width]
-            c_prev = &cells_prev[p * hidden] if t > 0 else c0
-            for k in range(hidden):
-                cells[p * hidden + k] = (
-                    a[hidden + k] * c_prev[k] + a[k] * a[2 * hidden + k]
-                )
-        # h = o * tanh(c), with tanh vectorised over the whole slab.
-        memcpy(&H[slab * hidden], cells, running * hidden * sizeof(floating))
-        tanh_inplace(&H[slab * hidden], running * hidden)
-        for p in range(running):
-            a = &gates[p * width + 3 * hidden]
-            for k in range(hidden):
-                H[(slab + p) * hidden + k] *= a[k]
+        # Gates, c_t and h_t of the slab's rows, in one vectorised pass.
+        if floating is float:
+            skrnn_lstm_forward_step_float(
+                running, hidden, gates, cells_prev if t > 0 else c0,
+                hidden if t > 0 else 0, cells, &H[slab * hidden])
+        else:
+            skrnn_lstm_forward_step_double(
+                running, hidden, gates, cells_prev if t > 0 else c0,
+                hidden if t > 0 else 0, cells, &H[slab * hidden])
         prev_slab = slab
         slab += running
 

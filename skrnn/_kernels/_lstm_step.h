@@ -1,11 +1,22 @@
-/* The element-wise part of one LSTM backward step, over every row of a slab.
+/* The element-wise part of one LSTM step, forward and backward, over every
+ * row of a slab.
  *
- * Written in C rather than in the Cython loop of _lstm.pyx because of
- * aliasing: there, the loop reads seven arrays and writes two through plain
- * pointers, GCC cannot prove that they do not overlap, and it compiles the
- * loop element by element. Here the pointers are ``restrict`` (the caller's
- * arrays never overlap), so the loop is vectorised, and with GCC on x86-64
- * Linux also compiled for AVX2 and FMA, chosen at load time (see _tanh.h).
+ * Written in C rather than as Cython loops in _lstm.pyx because of
+ * aliasing: there, a loop reading several arrays and writing others through
+ * plain pointers is compiled element by element, GCC being unable to prove
+ * that they do not overlap. Here the pointers are ``restrict`` (the caller's
+ * arrays never overlap, except where said), so the loops are vectorised,
+ * and with GCC on x86-64 Linux also compiled for AVX2 and FMA, chosen at
+ * load time (see _tanh.h).
+ *
+ * Forward, for row p with pre-activations a = [a_i, a_f, a_g, a_o]:
+ *
+ *     i, f, o = sigmoid(a_i, a_f, a_o)    g = tanh(a_g)
+ *     c_t = f c_{t-1} + i g               h_t = o tanh(c_t)
+ *
+ * with the sigmoid as 0.5 + 0.5 tanh(a / 2), exactly as tanh_columns.
+ *
+ * Backward:
  *
  * For row p and unit k, with gates i, f, g, o (A's four blocks of H
  * columns), tc = tanh(c_t), the gradient dh = dH + G with respect to h_t and
@@ -19,13 +30,57 @@
 #ifndef SKRNN_LSTM_STEP_H
 #define SKRNN_LSTM_STEP_H
 
-#include "_tanh.h" /* SKRNN_MULTIVERSION */
+#include "_tanh.h" /* SKRNN_MULTIVERSION, skrnn_tanh_one, skrnn_tanhf_one */
 
 #if defined(__GNUC__) || defined(_MSC_VER)
 #define SKRNN_RESTRICT __restrict
 #else
 #define SKRNN_RESTRICT
 #endif
+
+/* For a loop whose iteration k reads and writes index k of arrays that may
+ * be the same array (never offset): no dependence between iterations. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SKRNN_NO_LOOP_DEPENDENCE _Pragma("GCC ivdep")
+#else
+#define SKRNN_NO_LOOP_DEPENDENCE
+#endif
+
+/* skrnn_lstm_forward_step_T(running, hidden, gates, C_prev, c_prev_stride,
+ *                           cells, H):
+ * gates: running x 4H (row stride 4H), pre-activations in, activations out;
+ * C_prev: running rows of stride c_prev_stride (0: c0 for all), which may
+ * be ``cells`` itself (a prediction pass updates c in place); cells, H:
+ * running x H, written. */
+#define SKRNN_DEFINE_LSTM_FORWARD_STEP(T_, TANH_ONE)                             \
+SKRNN_MULTIVERSION                                                               \
+static void skrnn_lstm_forward_step_##T_(                                        \
+    Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
+    const T_ *C_prev, Py_ssize_t c_prev_stride, T_ *cells,                       \
+    T_ *SKRNN_RESTRICT H)                                                        \
+{                                                                                \
+    const T_ half = (T_)0.5;                                                     \
+    for (Py_ssize_t p = 0; p < running; p++) {                                   \
+        T_ *SKRNN_RESTRICT a = gates + p * 4 * hidden;                           \
+        const T_ *c_prev = C_prev + p * c_prev_stride;                           \
+        T_ *c = cells + p * hidden;                                              \
+        T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
+        for (Py_ssize_t k = 0; k < 2 * hidden; k++)            /* i, f */        \
+            a[k] = half + half * TANH_ONE(half * a[k]);                          \
+        for (Py_ssize_t k = 2 * hidden; k < 3 * hidden; k++)   /* g */           \
+            a[k] = TANH_ONE(a[k]);                                               \
+        for (Py_ssize_t k = 3 * hidden; k < 4 * hidden; k++)   /* o */           \
+            a[k] = half + half * TANH_ONE(half * a[k]);                          \
+        SKRNN_NO_LOOP_DEPENDENCE                                                 \
+        for (Py_ssize_t k = 0; k < hidden; k++)                                  \
+            c[k] = a[hidden + k] * c_prev[k] + a[k] * a[2 * hidden + k];         \
+        for (Py_ssize_t k = 0; k < hidden; k++)                                  \
+            h[k] = TANH_ONE(c[k]) * a[3 * hidden + k];                           \
+    }                                                                            \
+}
+
+SKRNN_DEFINE_LSTM_FORWARD_STEP(float, skrnn_tanhf_one)
+SKRNN_DEFINE_LSTM_FORWARD_STEP(double, skrnn_tanh_one)
 
 /* skrnn_lstm_backward_step_T(running, hidden, A, C_prev, c_prev_stride, T,
  *                            dH, G, Gc, D):
