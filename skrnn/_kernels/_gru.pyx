@@ -25,8 +25,19 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
-    sigmoid_columns, sum_chunk_gradients, tanh_columns, weight_gradients,
+    sum_chunk_gradients, weight_gradients,
 )
+
+
+cdef extern from "_gru_step.h" nogil:
+    void skrnn_gru_forward_step_float(
+        Py_ssize_t running, Py_ssize_t hidden, float *gates, const float *R,
+        Py_ssize_t rec_stride, const float *b_hn, const float *H_prev,
+        Py_ssize_t h_prev_stride, float *HN, float *H)
+    void skrnn_gru_forward_step_double(
+        Py_ssize_t running, Py_ssize_t hidden, double *gates, const double *R,
+        Py_ssize_t rec_stride, const double *b_hn, const double *H_prev,
+        Py_ssize_t h_prev_stride, double *HN, double *H)
 
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
@@ -134,7 +145,7 @@ cdef void _forward_chunk(
     ``work``, and each step projects its own inputs."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, row, slab, prev_slab, running
+    cdef Py_ssize_t t, slab, prev_slab, running
     cdef Py_ssize_t rec_stride
     cdef bint has_rec
     cdef bint keep_gates = input_rows == NULL
@@ -142,10 +153,6 @@ cdef void _forward_chunk(
     cdef floating *inputs = work + n_seq * 7 * hidden   # one step's
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
-    cdef floating *a
-    cdef const floating *rec
-    cdef const floating *h_prev
-    cdef floating hn, z, n
 
     if keep_gates:
         project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
@@ -172,31 +179,18 @@ cdef void _forward_chunk(
                         hidden, packed_W_hh, R, width, False)
         elif has_initial_state:
             packed_gemm(1, width, hidden, h0, hidden, packed_W_hh, R, width, False)
-        if has_rec:
-            for p in range(running):
-                a = &gates[p * width]
-                rec = R + p * rec_stride
-                for k in range(2 * hidden):
-                    a[k] += rec[k]
-        sigmoid_columns(gates, running, 2 * hidden, width)          # r, z
-        for p in range(running):
-            a = &gates[p * width]
-            rec = R + p * rec_stride
-            for k in range(hidden):
-                hn = b_hn[k]
-                if has_rec:
-                    hn = hn + rec[2 * hidden + k]
-                hns[p * hidden + k] = hn
-                a[2 * hidden + k] += a[k] * hn
-        tanh_columns(gates + 2 * hidden, running, hidden, width)    # n
-        for p in range(running):
-            row = slab + p
-            a = &gates[p * width]
-            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
-            for k in range(hidden):
-                z = a[hidden + k]
-                n = a[2 * hidden + k]
-                H[row * hidden + k] = n + z * (h_prev[k] - n)
+        # Gates, h W_hn + b_hn and h_t of the slab's rows, in one
+        # vectorised pass.
+        if floating is float:
+            skrnn_gru_forward_step_float(
+                running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
+                &H[prev_slab * hidden] if t > 0 else h0, hidden if t > 0 else 0,
+                hns, &H[slab * hidden])
+        else:
+            skrnn_gru_forward_step_double(
+                running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
+                &H[prev_slab * hidden] if t > 0 else h0, hidden if t > 0 else 0,
+                hns, &H[slab * hidden])
         prev_slab = slab
         slab += running
 
