@@ -169,8 +169,7 @@ cdef inline void weight_gradients(
     floating *g_W_ih, floating *g_W_hh, floating *g_b, floating *dX,
 ) noexcept nogil:
     """After the backward time loop of a chunk, each one GEMM over all its
-    rows: dW_ih = X^T D, dW_hh = H^T D_next, db = column sums of D, and
-    dX = D W_ih^T unless ``dX`` is NULL (the first layer needs none).
+    rows: dW_ih = X^T D, dW_hh = H^T D_next, then ``bias_and_input_gradients``.
     ``H`` and ``D_next`` pair each h_t with delta_{t+1} (the same
     sequence's, zero after its last step)."""
     cdef int n_rows = <int> (row1 - row0)
@@ -180,11 +179,7 @@ cdef inline void weight_gradients(
     gemm(True, False, hidden, width, n_rows,
          <floating> 1, &H[row0 * hidden], hidden, &D_next[row0 * width], width,
          <floating> 0, g_W_hh, width)
-    column_sums(&D[row0 * width], n_rows, width, width, g_b)
-    if dX != NULL:
-        gemm(False, True, n_rows, n_in, width,
-             <floating> 1, &D[row0 * width], width, W_ih, width,
-             <floating> 0, &dX[row0 * n_in], n_in)
+    bias_and_input_gradients(D, W_ih, row0, row1, n_in, width, g_b, dX)
 
 
 cdef inline void stacked_weight_gradients(
@@ -196,11 +191,20 @@ cdef inline void stacked_weight_gradients(
     by side in ``XH`` (row stride n_in + hidden): dW_ih and dW_hh, stacked
     in ``g_W`` as in the gradient's layout, are one GEMM, XH^T D, which
     packs D (the widest operand) once instead of twice."""
-    cdef int n_rows = <int> (row1 - row0)
     cdef int ld_xh = n_in + hidden
-    gemm(True, False, ld_xh, width, n_rows,
+    gemm(True, False, ld_xh, width, <int> (row1 - row0),
          <floating> 1, &XH[row0 * ld_xh], ld_xh, &D[row0 * width], width,
          <floating> 0, g_W, width)
+    bias_and_input_gradients(D, W_ih, row0, row1, n_in, width, g_b, dX)
+
+
+cdef inline void bias_and_input_gradients(
+    const floating *D, const floating *W_ih, Py_ssize_t row0, Py_ssize_t row1,
+    int n_in, int width, floating *g_b, floating *dX,
+) noexcept nogil:
+    """db = column sums of D over the chunk's rows, and dX = D W_ih^T unless
+    ``dX`` is NULL (the first layer needs none)."""
+    cdef int n_rows = <int> (row1 - row0)
     column_sums(&D[row0 * width], n_rows, width, width, g_b)
     if dX != NULL:
         gemm(False, True, n_rows, n_in, width,
