@@ -20,7 +20,7 @@
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm
 from ._packed cimport packed_gemm_bias
@@ -39,12 +39,6 @@ cdef extern from *:
 cdef extern from "_tanh.h":
     void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
     void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
-    void skrnn_tanh_columns(double *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                            Py_ssize_t stride, double scale,
-                            double offset) noexcept nogil
-    void skrnn_tanhf_columns(float *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                             Py_ssize_t stride, float scale,
-                             float offset) noexcept nogil
 
 
 cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
@@ -52,34 +46,6 @@ cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
         skrnn_tanhf_inplace(a, n)
     else:
         skrnn_tanh_inplace(a, n)
-
-
-cdef inline void _tanh_columns(
-    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
-    floating scale, floating offset,
-) noexcept nogil:
-    if floating is float:
-        skrnn_tanhf_columns(a, n_rows, n_cols, stride, scale, offset)
-    else:
-        skrnn_tanh_columns(a, n_rows, n_cols, stride, scale, offset)
-
-
-cdef inline void tanh_columns(
-    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
-) noexcept nogil:
-    """tanh, in place, over the first n_cols values of n_rows rows of stride
-    ``stride``: one gate of every row of a step."""
-    _tanh_columns(a, n_rows, n_cols, stride, <floating> 1, <floating> 0)
-
-
-cdef inline void sigmoid_columns(
-    floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t stride,
-) noexcept nogil:
-    """1 / (1 + exp(-a)), in place, over the first n_cols values of n_rows
-    rows, as 0.5 + 0.5 tanh(a / 2): through the vectorised tanh this is
-    exact to a few ulp of 1 (the absolute error that matters where a gate
-    multiplies a state)."""
-    _tanh_columns(a, n_rows, n_cols, stride, <floating> 0.5, <floating> 0.5)
 
 
 cdef inline Py_ssize_t n_running(
@@ -180,6 +146,34 @@ cdef inline void weight_gradients(
          <floating> 1, &H[row0 * hidden], hidden, &D_next[row0 * width], width,
          <floating> 0, g_W_hh, width)
     bias_and_input_gradients(D, W_ih, row0, row1, n_in, width, g_b, dX)
+
+
+cdef inline void inputs_beside_states(
+    const floating *X, Py_ssize_t row0, Py_ssize_t row1, int n_in, int hidden,
+    floating *XH,
+) noexcept nogil:
+    """XH[r, :n_in] = X[r] over the chunk's rows, before the backward loop
+    fills XH[r, n_in:] (``previous_states_beside_inputs``)."""
+    cdef Py_ssize_t r
+    for r in range(row0, row1):
+        memcpy(&XH[r * (n_in + hidden)], &X[r * n_in], n_in * sizeof(floating))
+
+
+cdef inline void previous_states_beside_inputs(
+    const floating *H_prev, Py_ssize_t slab, Py_ssize_t running, int n_in,
+    int hidden, floating *XH,
+) noexcept nogil:
+    """XH[slab + p, n_in:] = h_{t-1} of the slab's sequence p, read from the
+    rows at ``H_prev``; zero if ``H_prev`` is NULL (step 0, whose h0 share
+    of dW_hh is added apart)."""
+    cdef Py_ssize_t p
+    cdef floating *row
+    for p in range(running):
+        row = &XH[(slab + p) * (n_in + hidden) + n_in]
+        if H_prev == NULL:
+            memset(row, 0, hidden * sizeof(floating))
+        else:
+            memcpy(row, &H_prev[p * hidden], hidden * sizeof(floating))
 
 
 cdef inline void stacked_weight_gradients(

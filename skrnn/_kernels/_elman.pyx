@@ -34,6 +34,7 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
+    inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
 
@@ -296,7 +297,6 @@ cdef void _backward_chunk(
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
     cdef Py_ssize_t running = 0, running_next = 0
-    cdef Py_ssize_t ld_xh = n_in + hidden
     cdef floating dh
     # G[p]: dLoss/dh_t of the chunk's sequence p through h_{t+1} (the
     # recurrent part; the part from above is read from dH).
@@ -307,8 +307,7 @@ cdef void _backward_chunk(
     cdef floating *g_b = g_W_hh + hidden * hidden
     cdef floating *g_h0 = g_b + hidden
 
-    for r in range(row0, row1):
-        memcpy(&XH[r * ld_xh], &X[r * n_in], n_in * sizeof(floating))
+    inputs_beside_states(X, row0, row1, n_in, hidden, XH)
 
     slab_end = row1
     for t in range(n_steps - 1, -1, -1):
@@ -325,16 +324,13 @@ cdef void _backward_chunk(
                 D[r + k] = dh * _activation_grad(H[r + k], activation)
         if t > 0:
             prev_slab = slab - n_running(seq_len, n_seq, t - 1)
-            for p in range(running):
-                memcpy(&XH[(slab + p) * ld_xh + n_in], &H[(prev_slab + p) * hidden],
-                       hidden * sizeof(floating))
+            previous_states_beside_inputs(&H[prev_slab * hidden], slab, running,
+                                          n_in, hidden, XH)
             # dLoss/dh_{t-1} through step t: delta_t @ W_hh^T
             packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
                         hidden, packed_W_hh_T, G, hidden, False)
         else:
-            # h0's share of dW_hh is added apart, below.
-            for p in range(running):
-                memset(&XH[(slab + p) * ld_xh + n_in], 0, hidden * sizeof(floating))
+            previous_states_beside_inputs(NULL, slab, running, n_in, hidden, XH)
         running_next = running
         slab_end = slab
 

@@ -22,6 +22,7 @@ from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, n_running, project_inputs,
     project_step_inputs,
+    inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
 
@@ -297,9 +298,8 @@ cdef void _backward_chunk(
 ) noexcept nogil:
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, r, slab, slab_end, prev_slab
+    cdef Py_ssize_t t, slab, slab_end, prev_slab
     cdef Py_ssize_t running = 0, running_next = 0
-    cdef Py_ssize_t ld_xh = n_in + hidden
     # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
     # through step t+1; T: tanh(c_t) of the current slab, recomputed.
     cdef floating *G = work
@@ -312,8 +312,7 @@ cdef void _backward_chunk(
     cdef floating *g_h0 = g_b + width
     cdef floating *g_c0 = g_h0 + hidden
 
-    for r in range(row0, row1):
-        memcpy(&XH[r * ld_xh], &X[r * n_in], n_in * sizeof(floating))
+    inputs_beside_states(X, row0, row1, n_in, hidden, XH)
 
     slab_end = row1
     for t in range(n_steps - 1, -1, -1):
@@ -339,16 +338,13 @@ cdef void _backward_chunk(
                 &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
                 T, &dH[slab * hidden], G, Gc, &D[slab * width])
         if t > 0:
-            for p in range(running):
-                memcpy(&XH[(slab + p) * ld_xh + n_in], &H[(prev_slab + p) * hidden],
-                       hidden * sizeof(floating))
+            previous_states_beside_inputs(&H[prev_slab * hidden], slab, running,
+                                          n_in, hidden, XH)
             # dLoss/dh_{t-1} through step t, all gates in one product.
             packed_gemm(<int> running, hidden, width, &D[slab * width],
                         width, packed_W_hh_T, G, hidden, False)
         else:
-            # h0's share of dW_hh is added apart, below.
-            for p in range(running):
-                memset(&XH[(slab + p) * ld_xh + n_in], 0, hidden * sizeof(floating))
+            previous_states_beside_inputs(NULL, slab, running, n_in, hidden, XH)
         running_next = running
         slab_end = slab
 

@@ -141,31 +141,4 @@ static void skrnn_tanhf_inplace(float *a, Py_ssize_t n)
         a[i] = skrnn_tanhf_one(a[i]);
 }
 
-/* a = offset + scale * tanh(scale * a) over the first n_cols values of each
- * of n_rows rows (row stride ``stride``): tanh itself (scale 1, offset 0) or
- * the sigmoid 1 / (1 + e^-a) = 0.5 + 0.5 tanh(a / 2) (scale and offset 0.5),
- * over one gate of every row of a step in a single call. Multiplying by 0.5
- * is exact, so the sigmoid is as accurate as the tanh, to a few ulp of 1. */
-SKRNN_MULTIVERSION
-static void skrnn_tanh_columns(double *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                               Py_ssize_t stride, double scale, double offset)
-{
-    for (Py_ssize_t i = 0; i < n_rows; i++) {
-        double *row = a + i * stride;
-        for (Py_ssize_t j = 0; j < n_cols; j++)
-            row[j] = offset + scale * skrnn_tanh_one(scale * row[j]);
-    }
-}
-
-SKRNN_MULTIVERSION
-static void skrnn_tanhf_columns(float *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                                Py_ssize_t stride, float scale, float offset)
-{
-    for (Py_ssize_t i = 0; i < n_rows; i++) {
-        float *row = a + i * stride;
-        for (Py_ssize_t j = 0; j < n_cols; j++)
-            row[j] = offset + scale * skrnn_tanhf_one(scale * row[j]);
-    }
-}
-
 #endif
