@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import assert_all_finite, check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -142,9 +142,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     # -- input validation ----------------------------------------------------
 
-    def _validate_sequences(self, X, reset):
+    def _validate_sequences(self, X, reset, ensure_all_finite=True):
         """``X`` as Sequences; sets or checks ``n_features_in_``."""
-        sequences, is_tabular = check_sequences(X, estimator_name=type(self).__name__)
+        sequences, is_tabular = check_sequences(
+            X, estimator_name=type(self).__name__, ensure_all_finite=ensure_all_finite
+        )
         if is_tabular:
             # Tabular input: one univariate sequence per row, so the features
             # scikit-learn counts are the columns. validate_data records them
@@ -387,7 +389,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _update_validation_score(self, val_sequences, val_targets, n_threads):
         """Score the held-out part; keep the best parameters seen."""
-        raw = self._network.predict_raw(self._params, val_sequences, n_threads)
+        raw, _ = self._network.predict_raw(self._params, val_sequences, n_threads)
         score = self._score_raw(raw, val_targets)
         self.validation_scores_.append(score)
         if self.verbose:
@@ -413,12 +415,20 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _raw_output(self, X):
         """Network output before the link function, for fitted models."""
         check_is_fitted(self, "_params")
-        sequences = self._validate_sequences(X, reset=False)
+        # The kernels check that X is finite as they read it: a pass over X
+        # less (see ``check_sequences``).
+        sequences = self._validate_sequences(X, reset=False, ensure_all_finite=False)
         if sequences.dtype != self._params.dtype:
             sequences.data = sequences.data.astype(self._params.dtype)
         n_threads = effective_n_threads(self.n_threads)
         with single_threaded_blas():
-            return self._network.predict_raw(self._params, sequences, n_threads)
+            raw, inputs_finite = self._network.predict_raw(self._params, sequences, n_threads)
+        if not inputs_finite:
+            # scikit-learn's own check, for its error message (and its
+            # ``assume_finite`` setting).
+            assert_all_finite(sequences.data, input_name="X",
+                              estimator_name=type(self).__name__)
+        return raw
 
     # -- fitted weights ------------------------------------------------------
 

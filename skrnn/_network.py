@@ -166,7 +166,9 @@ class RecurrentNetwork:
         -------
         out : ndarray of shape (n_sequences, n_outputs)
         cache : dict
-            The batch layout and every layer's work arrays.
+            The batch layout, every layer's work arrays and, for a
+            prediction pass, ``inputs_finite``: whether the kernels found
+            every value of ``sequences.data`` they read finite.
         """
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
@@ -182,8 +184,12 @@ class RecurrentNetwork:
             # Prediction: the kernels read the user's rows through an index,
             # a step at a time, so no copy of all the inputs is made.
             X, rows = sequences.data, batch.data_rows
+        n_layers = len(spec.hidden_sizes)
         layers = []
-        for k in range(len(spec.hidden_sizes)):
+        for k in range(n_layers):
+            # Prediction's last layer writes final states only: no layer
+            # reads its states at other steps.
+            final_only = not for_backward and k == n_layers - 1
             outputs = []
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
@@ -194,24 +200,31 @@ class RecurrentNetwork:
                 elif not for_backward:
                     input_rows = rows if not direction else rows[batch.reverse_rows]
                 cache = self._layer_forward(tag, X_dir, input_rows, batch, w, n_threads,
-                                            for_backward, ws)
+                                            for_backward, final_only, ws)
                 layers.append(cache)
-                H = cache["H"]
-                outputs.append(H if not direction else H[batch.reverse_rows])
-            X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
-            if not for_backward:
-                # The next layer's input is in layout order.
-                rows = np.arange(batch.n_rows)
+                if k < n_layers - 1:
+                    H = cache["H"]
+                    outputs.append(H if not direction else H[batch.reverse_rows])
+            if k < n_layers - 1:
+                X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
+                if not for_backward:
+                    # The next layer's input is in layout order.
+                    rows = np.arange(batch.n_rows)
         # Final states: the forward direction's after each sequence's last
         # step and the backward direction's after step 0, which its reversed
         # layout also holds at the sequence's last row.
-        final = np.concatenate(
-            [cache["H"][batch.last_rows] for cache in layers[-n_dir:]], axis=1
-        )
+        if for_backward:
+            finals = [cache["H"][batch.last_rows] for cache in layers[-n_dir:]]
+        else:
+            finals = [cache["final"] for cache in layers[-n_dir:]]
+        final = finals[0] if n_dir == 1 else np.concatenate(finals, axis=1)
         out_sorted = final @ w["W_y"] + w["b_y"]
         out = np.empty_like(out_sorted)
         out[batch.order] = out_sorted
-        return out, dict(batch=batch, layers=layers, final=final)
+        # The first layer's kernels (both directions) read every input value.
+        inputs_finite = all(cache["inputs_finite"] for cache in layers[:n_dir])
+        return out, dict(batch=batch, layers=layers, final=final,
+                         inputs_finite=inputs_finite)
 
     def _initial_state(self, w, name, hidden):
         # Zeros when not learned: the kernels read them as the state before
@@ -220,7 +233,8 @@ class RecurrentNetwork:
             return w[name], True
         return np.zeros(hidden, self.dtype), False
 
-    def _layer_forward(self, tag, X, input_rows, batch, w, n_threads, for_backward, ws):
+    def _layer_forward(self, tag, X, input_rows, batch, w, n_threads, for_backward,
+                       final_only, ws):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         hidden = w["W_hh" + tag].shape[0]
@@ -230,26 +244,34 @@ class RecurrentNetwork:
         # step at a time.
         kept_rows = n_rows if for_backward else 0
         h0, learned = self._initial_state(w, "h0" + tag, hidden)
-        H = ws.empty("H" + tag, (n_rows, hidden), self.dtype)
+        # Either the states at every row, or (``final_only``) each sorted
+        # sequence's final state.
+        H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
+        final = ws.empty("final" + tag, (len(batch.order) if final_only else 0, hidden),
+                         self.dtype)
         work_size = kernel.forward_work_size(batch.chunk_size, hidden, X.shape[1])
         work = ws.empty("work", (batch.n_chunks, work_size), self.dtype)
         common = (X, input_rows, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
-        cache = dict(tag=tag, X=X, H=H, h0=h0, learned=learned)
+        cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned)
         if cell == "rnn":
-            _elman.elman_forward(*common, h0, learned, _elman.ACTIVATIONS[self.spec.activation],
-                                 H, work, n_threads)
+            finite = _elman.elman_forward(
+                *common, h0, learned, _elman.ACTIVATIONS[self.spec.activation],
+                H, final, work, n_threads)
         elif cell == "lstm":
             c0, _ = self._initial_state(w, "c0" + tag, hidden)
             C = ws.empty("C" + tag, (kept_rows, hidden), self.dtype)
             A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
-            _lstm.lstm_forward(*common, h0, c0, learned, H, C, A, work, n_threads)
+            finite = _lstm.lstm_forward(*common, h0, c0, learned, H, final, C, A, work,
+                                        n_threads)
             cache.update(c0=c0, C=C, A=A)
         else:
             A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
             HN = ws.empty("HN" + tag, (kept_rows, hidden), self.dtype)
-            _gru.gru_forward(*common, w["b_hn" + tag], h0, learned, H, A, HN, work, n_threads)
+            finite = _gru.gru_forward(*common, w["b_hn" + tag], h0, learned, H, final, A, HN,
+                                      work, n_threads)
             cache.update(A=A, HN=HN)
+        cache["inputs_finite"] = finite
         return cache
 
     # -- backward --------------------------------------------------------------
@@ -353,7 +375,17 @@ class RecurrentNetwork:
     # -- prediction ------------------------------------------------------------
 
     def predict_raw(self, params, sequences, n_threads):
-        """Raw outputs, computed in slices that bound the work memory."""
+        """Raw outputs, computed in slices that bound the work memory.
+
+        Returns
+        -------
+        out : ndarray of shape (n_sequences, n_outputs)
+        inputs_finite : bool
+            Whether every value of ``sequences.data`` was finite. The
+            kernels check as they read, so that prediction need not make a
+            pass over all of X first; with a non-finite input, ``out`` holds
+            whatever it propagated to.
+        """
         n_seq = len(sequences)
         out = np.empty((n_seq, self.n_outputs), self.dtype)
         # Values kept per time step by a prediction pass, over all layers:
@@ -363,12 +395,15 @@ class RecurrentNetwork:
         max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         cum_rows = np.cumsum(sequences.lengths)
         ws = Workspace()
+        inputs_finite = True
         start = 0
         while start < n_seq:
             base = cum_rows[start - 1] if start else 0
             stop = max(start + 1, int(np.searchsorted(cum_rows, base + max_rows, "right")))
             batch = sequences.take(slice(start, stop))
-            out[start:stop], _ = self.forward(params, batch, n_threads, PREDICT_CHUNK_SIZE,
-                                              for_backward=False, workspace=ws)
+            out[start:stop], cache = self.forward(params, batch, n_threads,
+                                                  PREDICT_CHUNK_SIZE, for_backward=False,
+                                                  workspace=ws)
+            inputs_finite &= cache["inputs_finite"]
             start = stop
-        return out
+        return out, inputs_finite

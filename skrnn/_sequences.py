@@ -55,7 +55,7 @@ class Sequences:
         return Sequences(self.data, self.starts[indices], self.lengths[indices])
 
 
-def check_sequences(X, *, estimator_name="estimator"):
+def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     """Validate ``X`` in any accepted form and return it as ``Sequences``.
 
     The caller's arrays are never modified: ``data`` is either a read-only
@@ -67,6 +67,12 @@ def check_sequences(X, *, estimator_name="estimator"):
         See the module docstring for the accepted forms.
     estimator_name : str
         Used in error messages.
+    ensure_all_finite : bool
+        Whether to reject an array ``X`` holding NaN or infinity. False
+        leaves that check to the caller: prediction's kernels make it as
+        they read each value, which spares a pass over X. A list of
+        sequences of different lengths is always checked, one sequence at a
+        time, so that an error names the sequence at fault.
 
     Returns
     -------
@@ -85,7 +91,7 @@ def check_sequences(X, *, estimator_name="estimator"):
         X,
         dtype=FLOAT_DTYPES,
         allow_nd=True,
-        ensure_all_finite=True,
+        ensure_all_finite=ensure_all_finite,
         input_name="X",
         estimator=estimator_name,
     )

@@ -202,8 +202,8 @@ def test_prediction_pass_matches_training_pass(cell, dtype, rtol):
     predict_out, _ = network.forward(params, sequences, n_threads=2, for_backward=False)
     scale = np.abs(train_out).max()
     np.testing.assert_allclose(predict_out, train_out, rtol=rtol, atol=rtol * scale)
-    np.testing.assert_array_equal(network.predict_raw(params, sequences, 2),
-                                  network.predict_raw(params, sequences, 1))
+    np.testing.assert_array_equal(network.predict_raw(params, sequences, 2)[0],
+                                  network.predict_raw(params, sequences, 1)[0])
 
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])

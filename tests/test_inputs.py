@@ -144,6 +144,42 @@ def test_bad_input_at_predict_raises_clear_error():
         tabular.predict(X[:, :5, 0])
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize(
+    "where, value, match",
+    [((0, 0, 0), np.nan, "contains NaN"), ((17, 6, 1), np.inf, "contains infinity"),
+     ((39, 3, 0), -np.inf, "contains infinity")],
+    ids=["nan_first_step", "inf_last_step", "minus_inf_mid"],
+)
+def test_prediction_kernels_find_any_non_finite_input(cell, where, value, match):
+    """Prediction checks X in its kernels, as they read it (no pass over X
+    before): any one value, at any step of any sequence, must be found,
+    by stacked bidirectional layers and in float32 and float64."""
+    X, y = _data()
+    for dtype in (np.float64, np.float32):
+        model = RNNRegressor(hidden_layer_sizes=(5, 3), cell=cell, bidirectional=True,
+                             max_iter=2, random_state=0).fit(X.astype(dtype), y)
+        bad = X.astype(dtype)
+        bad[where] = value
+        with pytest.raises(ValueError, match=match):
+            model.predict(bad)
+
+
+def test_prediction_input_check_respects_assume_finite():
+    """With scikit-learn's ``assume_finite``, prediction does not check X,
+    as ``check_array`` would not: NaN inputs give NaN outputs, no error."""
+    import sklearn
+
+    X, y = _data()
+    model = RNNRegressor(**FAST).fit(X, y)
+    bad = X.copy()
+    bad[2, 0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        out = model.predict(bad)
+    assert np.isnan(out[2])
+    assert np.isfinite(np.delete(out, 2)).all()
+
+
 def test_label_count_mismatch():
     X, y = _data()
     with pytest.raises(ValueError, match="40 sequences but y has 39 entries"):

@@ -14,8 +14,11 @@ convention, so that ``skrnn._network`` stacks layers and directions without
 knowing the cell:
 
 * ``forward(X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b, ...,
-  h0, ..., has_initial_state, <outputs>, work, n_threads)`` writes ``H``,
-  the hidden state at every row, and what BPTT needs.
+  h0, ..., has_initial_state, (activation), H, final, <BPTT's arrays>, work,
+  n_threads)``
+  writes ``H``, the hidden state at every row, and what BPTT needs, or (the
+  last layer of a prediction pass) only each sequence's final state; it
+  returns whether the inputs of a prediction pass were all finite.
 * ``backward(..., dH, <work arrays>, dX, chunk_grad, grad, n_threads)`` takes
   dLoss/dh at every row and writes the layer's gradient in its local layout
   ``[W_ih, W_hh, b, (b_hn), (h0), (c0)]`` and, if ``dX`` has rows,
@@ -32,8 +35,8 @@ from libc.string cimport memcpy, memset
 
 from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
-    column_sums, initial_state_gradients, n_running, project_inputs,
-    project_step_inputs,
+    column_sums, initial_state_gradients, keep_final_states, n_running,
+    project_inputs, project_step_inputs, state_rows,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
@@ -49,8 +52,9 @@ ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``elman_forward``."""
-    # h0 @ W_hh, then (prediction only) one step's inputs.
-    return hidden + chunk_size * n_in
+    # h0 @ W_hh, then (prediction only) one step's inputs and, when only
+    # final states are kept, two steps' states.
+    return hidden + chunk_size * n_in + 2 * chunk_size * hidden
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -89,6 +93,7 @@ def elman_forward(
     bint has_initial_state,
     int activation,
     floating[:, ::1] H,
+    floating[:, ::1] final,
     floating[:, ::1] work,
     int n_threads,
 ):
@@ -120,37 +125,56 @@ def elman_forward(
         skipped.
     activation : int
         A value of ``ACTIVATIONS``.
-    H : (n_rows, H) array, written
-        Hidden state of every running sequence at every step.
+    H : (n_rows, H) or (0, H) array, written
+        Hidden state of every running sequence at every step; empty when
+        ``final`` has rows.
+    final : (0, H) or (n_seq, H) array, written
+        If not empty, each sequence's state after its last step, in sorted
+        order, and the only states written: the last layer of a
+        prediction pass (``input_rows`` given) needs no others.
     work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
+
+    Returns
+    -------
+    inputs_finite : bool
+        Whether every input value of a prediction pass was finite: the
+        check of X that prediction makes here, where each row is read
+        anyway. True for a training pass, which does not check (``fit``
+        validates its X beforehand).
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     cdef floating *packed_W_ih = pack_weight(
         W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+    cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        _forward_chunk(
+        if not _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
             packed_W_ih, packed_W_hh, &b[0], &h0[0],
-            has_initial_state, activation, &H[0, 0], &work[c, 0],
-        )
+            has_initial_state, activation,
+            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
+            &work[c, 0],
+        ):
+            n_nonfinite_chunks += 1
     free(packed_W_hh)
     free(packed_W_ih)
+    return n_nonfinite_chunks == 0
 
 
-cdef void _forward_chunk(
+cdef bint _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -158,6 +182,7 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    Py_ssize_t n_X_rows,
     const Py_ssize_t *input_rows,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
@@ -166,30 +191,40 @@ cdef void _forward_chunk(
     bint has_initial_state,
     int activation,
     floating *H,
+    floating *final,
     floating *work,
 ) noexcept nogil:
     """One chunk's time loop; with ``input_rows`` given (prediction), each
-    step projects its own inputs."""
+    step projects its own inputs. With ``final`` given (then H is NULL),
+    the states of two steps live in ``work`` and each sequence's last one
+    is copied to ``final``. Returns whether every input value read through
+    ``input_rows`` was finite."""
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, slab, prev_slab, running
+    cdef bint inputs_finite = True
+    cdef Py_ssize_t t, p, k, slab, running, next_running
     cdef floating *h0_W_hh = work
     cdef floating *inputs = work + hidden   # one step's, for prediction
+    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
+    cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
+    cdef const floating *prev_states = NULL
 
     if input_rows == NULL:
         project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
 
     # The recurrence: only h_{t-1} @ W_hh is sequential.
     slab = row0
-    prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        next_running = n_running(seq_len, n_seq, t + 1)
+        states = state_rows(H, rolling, slab, t, n_seq, hidden)
         if input_rows != NULL:
-            project_step_inputs(X, input_rows, slab, running,
-                                n_running(seq_len, n_seq, t + 1), n_in, hidden,
-                                packed_W_ih, b, inputs, &H[slab * hidden])
+            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
+                                       next_running, n_in, hidden, packed_W_ih, b,
+                                       inputs, states):
+                inputs_finite = False
         if t > 0:
-            packed_gemm(<int> running, hidden, hidden, &H[prev_slab * hidden],
-                        hidden, packed_W_hh, &H[slab * hidden], hidden, True)
+            packed_gemm(<int> running, hidden, hidden, prev_states,
+                        hidden, packed_W_hh, states, hidden, True)
         elif has_initial_state:
             # Every sequence starts from the same h0: one product, added to
             # each row.
@@ -197,10 +232,12 @@ cdef void _forward_chunk(
                         h0_W_hh, hidden, False)
             for p in range(running):
                 for k in range(hidden):
-                    H[(slab + p) * hidden + k] += h0_W_hh[k]
-        _activate(&H[slab * hidden], running * hidden, activation)
-        prev_slab = slab
+                    states[p * hidden + k] += h0_W_hh[k]
+        _activate(states, running * hidden, activation)
+        keep_final_states(states, running, next_running, hidden, final)
+        prev_states = states
         slab += running
+    return inputs_finite
 
 
 def elman_backward(

@@ -23,8 +23,8 @@ from libc.string cimport memcpy, memset
 
 from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
-    column_sums, initial_state_gradients, n_running, project_inputs,
-    project_step_inputs,
+    column_sums, initial_state_gradients, keep_final_states, n_running,
+    project_inputs, project_step_inputs, state_rows,
     sum_chunk_gradients, weight_gradients,
 )
 
@@ -43,8 +43,9 @@ cdef extern from "_gru_step.h" nogil:
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
     # One step's recurrent products, then (prediction only) its gates,
-    # h W_hn + b_hn and inputs.
-    return 3 * chunk_size * hidden + chunk_size * (4 * hidden + n_in)
+    # h W_hn + b_hn and inputs and, when only final states are kept, two
+    # steps' states.
+    return 3 * chunk_size * hidden + chunk_size * (6 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -65,6 +66,7 @@ def gru_forward(
     const floating[::1] h0,
     bint has_initial_state,
     floating[:, ::1] H,
+    floating[:, ::1] final,
     floating[:, ::1] A,
     floating[:, ::1] HN,
     floating[:, ::1] work,
@@ -83,8 +85,8 @@ def gru_forward(
     has_initial_state : bool
         Whether h0 is learned (not zero); if not, its product with W_hh is
         skipped.
-    H : (n_rows, H) array, written
-        Hidden state at every row.
+    H, final : arrays, written
+        As for ``elman_forward``.
     A : (n_rows, 3H) or (0, 3H) array, written
         The gates' activations [r, z, n] at every row; empty for a
         prediction pass, which keeps one step of them in ``work``.
@@ -94,33 +96,44 @@ def gru_forward(
     work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
+
+    Returns
+    -------
+    inputs_finite : bool
+        As for ``elman_forward``.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     cdef floating *packed_W_ih = pack_weight(
         W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+    cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        _forward_chunk(
+        if not _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
             packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
-            has_initial_state, &H[0, 0], NULL if per_step else &A[0, 0],
+            has_initial_state,
+            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
+            NULL if per_step else &A[0, 0],
             NULL if per_step else &HN[0, 0], &work[c, 0],
-        )
+        ):
+            n_nonfinite_chunks += 1
     free(packed_W_hh)
     free(packed_W_ih)
+    return n_nonfinite_chunks == 0
 
 
-cdef void _forward_chunk(
+cdef bint _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -128,6 +141,7 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    Py_ssize_t n_X_rows,
     const Py_ssize_t *input_rows,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
@@ -136,21 +150,29 @@ cdef void _forward_chunk(
     const floating *h0,
     bint has_initial_state,
     floating *H,
+    floating *final,
     floating *A,
     floating *HN,
     floating *work,
 ) noexcept nogil:
     """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
     and ``HN`` are NULL: the gates and h W_hn + b_hn of one step live in
-    ``work``, and each step projects its own inputs."""
+    ``work``, and each step projects its own inputs. With ``final`` given
+    (then H is NULL), so do the hidden states of two steps, and each
+    sequence's last one is copied to ``final``. Returns whether every
+    input value read through ``input_rows`` was finite."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, slab, prev_slab, running
+    cdef bint inputs_finite = True
+    cdef Py_ssize_t t, slab, running, next_running
     cdef Py_ssize_t rec_stride
     cdef bint has_rec
     cdef bint keep_gates = input_rows == NULL
     cdef floating *R = work
     cdef floating *inputs = work + n_seq * 7 * hidden   # one step's
+    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
+    cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
+    cdef const floating *prev_states = NULL
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
 
@@ -158,24 +180,26 @@ cdef void _forward_chunk(
         project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
 
     slab = row0
-    prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        next_running = n_running(seq_len, n_seq, t + 1)
+        states = state_rows(H, rolling, slab, t, n_seq, hidden)
         if keep_gates:
             gates = &A[slab * width]
             hns = &HN[slab * hidden]
         else:
             gates = R + n_seq * width
             hns = gates + n_seq * width
-            project_step_inputs(X, input_rows, slab, running,
-                                n_running(seq_len, n_seq, t + 1), n_in, width,
-                                packed_W_ih, b, inputs, gates)
+            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
+                                       next_running, n_in, width, packed_W_ih, b,
+                                       inputs, gates):
+                inputs_finite = False
         # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
         # sequence starts from the same h0 (one row, read by all) or from 0.
         has_rec = t > 0 or has_initial_state
         rec_stride = width if t > 0 else 0
         if t > 0:
-            packed_gemm(<int> running, width, hidden, &H[prev_slab * hidden],
+            packed_gemm(<int> running, width, hidden, prev_states,
                         hidden, packed_W_hh, R, width, False)
         elif has_initial_state:
             packed_gemm(1, width, hidden, h0, hidden, packed_W_hh, R, width, False)
@@ -184,15 +208,17 @@ cdef void _forward_chunk(
         if floating is float:
             skrnn_gru_forward_step_float(
                 running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
-                &H[prev_slab * hidden] if t > 0 else h0, hidden if t > 0 else 0,
-                hns, &H[slab * hidden])
+                prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                hns, states)
         else:
             skrnn_gru_forward_step_double(
                 running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
-                &H[prev_slab * hidden] if t > 0 else h0, hidden if t > 0 else 0,
-                hns, &H[slab * hidden])
-        prev_slab = slab
+                prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                hns, states)
+        keep_final_states(states, running, next_running, hidden, final)
+        prev_states = states
         slab += running
+    return inputs_finite
 
 
 def gru_backward(

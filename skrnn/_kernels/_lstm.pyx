@@ -20,8 +20,8 @@ from libc.string cimport memcpy, memset
 
 from ._packed cimport pack_weight, packed_gemm
 from ._chunks cimport (
-    column_sums, initial_state_gradients, n_running, project_inputs,
-    project_step_inputs,
+    column_sums, initial_state_gradients, keep_final_states, n_running,
+    project_inputs, project_step_inputs, state_rows,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
@@ -48,8 +48,8 @@ cdef extern from "_lstm_step.h" nogil:
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
     # h0 @ W_hh, then (prediction only) one step's gates, cell states and
-    # inputs.
-    return 4 * hidden + chunk_size * (5 * hidden + n_in)
+    # inputs and, when only final states are kept, two steps' states.
+    return 4 * hidden + chunk_size * (7 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -70,6 +70,7 @@ def lstm_forward(
     const floating[::1] c0,
     bint has_initial_state,
     floating[:, ::1] H,
+    floating[:, ::1] final,
     floating[:, ::1] C,
     floating[:, ::1] A,
     floating[:, ::1] work,
@@ -86,8 +87,8 @@ def lstm_forward(
     has_initial_state : bool
         Whether h0 is learned (not zero); if not, its product with W_hh is
         skipped.
-    H : (n_rows, H) array, written
-        Hidden state at every row.
+    H, final : arrays, written
+        As for ``elman_forward``.
     C : (n_rows, H) or (0, H) array, written
         Cell state at every row; empty for a prediction pass.
     A : (n_rows, 4H) or (0, 4H) array, written
@@ -97,34 +98,44 @@ def lstm_forward(
     work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
     n_threads : int
         OpenMP threads.
+
+    Returns
+    -------
+    inputs_finite : bool
+        As for ``elman_forward``.
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
     cdef floating *packed_W_hh = pack_weight(
         W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
     cdef floating *packed_W_ih = pack_weight(
         W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+    cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        _forward_chunk(
+        if not _forward_chunk(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
             packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
-            has_initial_state, &H[0, 0],
+            has_initial_state,
+            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
             NULL if per_step else &C[0, 0], NULL if per_step else &A[0, 0],
             &work[c, 0],
-        )
+        ):
+            n_nonfinite_chunks += 1
     free(packed_W_hh)
     free(packed_W_ih)
+    return n_nonfinite_chunks == 0
 
 
-cdef void _forward_chunk(
+cdef bint _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -132,6 +143,7 @@ cdef void _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    Py_ssize_t n_X_rows,
     const Py_ssize_t *input_rows,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
@@ -140,19 +152,27 @@ cdef void _forward_chunk(
     const floating *c0,
     bint has_initial_state,
     floating *H,
+    floating *final,
     floating *C,
     floating *A,
     floating *work,
 ) noexcept nogil:
     """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
     and ``C`` are NULL: the gates and cell states of one step live in
-    ``work``, and each step projects its own inputs."""
+    ``work``, and each step projects its own inputs. With ``final`` given
+    (then H is NULL), so do the hidden states of two steps, and each
+    sequence's last one is copied to ``final``. Returns whether every
+    input value read through ``input_rows`` was finite."""
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, slab, prev_slab, running
+    cdef bint inputs_finite = True
+    cdef Py_ssize_t t, p, k, slab, prev_slab, running, next_running
     cdef bint keep_gates = input_rows == NULL
     cdef floating *h0_W_hh = work
     cdef floating *inputs = work + width + n_seq * 5 * hidden   # one step's
+    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
+    cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
+    cdef const floating *prev_states = NULL
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *cells          # the slab's cell states, row stride ``hidden``
     cdef const floating *cells_prev
@@ -164,6 +184,8 @@ cdef void _forward_chunk(
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
+        next_running = n_running(seq_len, n_seq, t + 1)
+        states = state_rows(H, rolling, slab, t, n_seq, hidden)
         if keep_gates:
             gates = &A[slab * width]
             cells = &C[slab * hidden]
@@ -173,12 +195,13 @@ cdef void _forward_chunk(
             gates = work + width
             cells = gates + n_seq * width
             cells_prev = cells
-            project_step_inputs(X, input_rows, slab, running,
-                                n_running(seq_len, n_seq, t + 1), n_in, width,
-                                packed_W_ih, b, inputs, gates)
+            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
+                                       next_running, n_in, width, packed_W_ih, b,
+                                       inputs, gates):
+                inputs_finite = False
         # All four gates' recurrent terms in one product.
         if t > 0:
-            packed_gemm(<int> running, width, hidden, &H[prev_slab * hidden],
+            packed_gemm(<int> running, width, hidden, prev_states,
                         hidden, packed_W_hh, gates, width, True)
         elif has_initial_state:
             packed_gemm(1, width, hidden, h0, hidden, packed_W_hh,
@@ -190,13 +213,16 @@ cdef void _forward_chunk(
         if floating is float:
             skrnn_lstm_forward_step_float(
                 running, hidden, gates, cells_prev if t > 0 else c0,
-                hidden if t > 0 else 0, cells, &H[slab * hidden])
+                hidden if t > 0 else 0, cells, states)
         else:
             skrnn_lstm_forward_step_double(
                 running, hidden, gates, cells_prev if t > 0 else c0,
-                hidden if t > 0 else 0, cells, &H[slab * hidden])
+                hidden if t > 0 else 0, cells, states)
+        keep_final_states(states, running, next_running, hidden, final)
+        prev_states = states
         prev_slab = slab
         slab += running
+    return inputs_finite
 
 
 def lstm_backward(
