@@ -187,9 +187,10 @@ class RecurrentNetwork:
         n_layers = len(spec.hidden_sizes)
         layers = []
         for k in range(n_layers):
+            is_last = k == n_layers - 1
             # Prediction's last layer writes final states only: no layer
             # reads its states at other steps.
-            final_only = not for_backward and k == n_layers - 1
+            final_only = is_last and not for_backward
             outputs = []
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
@@ -202,10 +203,10 @@ class RecurrentNetwork:
                 cache = self._layer_forward(tag, X_dir, input_rows, batch, w, n_threads,
                                             for_backward, final_only, ws)
                 layers.append(cache)
-                if k < n_layers - 1:
+                if not is_last:
                     H = cache["H"]
                     outputs.append(H if not direction else H[batch.reverse_rows])
-            if k < n_layers - 1:
+            if not is_last:
                 X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
                 if not for_backward:
                     # The next layer's input is in layout order.
