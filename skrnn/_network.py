@@ -250,8 +250,12 @@ class RecurrentNetwork:
         H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
         final = ws.empty("final" + tag, (len(batch.order) if final_only else 0, hidden),
                          self.dtype)
+        # Scratch memory for one chunk, a row per thread: each thread reuses
+        # its row for every chunk it runs, so the row stays in cache, where
+        # a row per chunk would be megabytes, fetched from memory on every
+        # call. (The kernels write each part before they read it.)
         work_size = kernel.forward_work_size(batch.chunk_size, hidden, X.shape[1])
-        work = ws.empty("work", (batch.n_chunks, work_size), self.dtype)
+        work = ws.empty("work", (n_threads, work_size), self.dtype)
         common = (X, input_rows, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
         cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned)

@@ -29,7 +29,7 @@ allocates every array.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
@@ -132,7 +132,8 @@ def elman_forward(
         If not empty, each sequence's state after its last step, in sorted
         order, and the only states written: the last layer of a
         prediction pass (``input_rows`` given) needs no others.
-    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
+    work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
+        One row per thread, reused by each chunk it runs.
     n_threads : int
         OpenMP threads.
 
@@ -166,7 +167,7 @@ def elman_forward(
             packed_W_ih, packed_W_hh, &b[0], &h0[0],
             has_initial_state, activation,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
-            &work[c, 0],
+            &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
     free(packed_W_hh)

@@ -17,7 +17,7 @@ because r multiplies it.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
@@ -93,7 +93,8 @@ def gru_forward(
     HN : (n_rows, H) or (0, H) array, written
         h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r); empty for
         a prediction pass.
-    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
+    work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
+        One row per thread, reused by each chunk it runs.
     n_threads : int
         OpenMP threads.
 
@@ -125,7 +126,7 @@ def gru_forward(
             has_initial_state,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
             NULL if per_step else &A[0, 0],
-            NULL if per_step else &HN[0, 0], &work[c, 0],
+            NULL if per_step else &HN[0, 0], &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
     free(packed_W_hh)

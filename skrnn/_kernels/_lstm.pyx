@@ -14,7 +14,7 @@ and ``weight_hh_l0`` transposed. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
@@ -95,7 +95,8 @@ def lstm_forward(
         The gates' activations [i, f, g, o] at every row; empty for a
         prediction pass, which keeps one step of each in ``work`` and so
         reads and writes a few times less memory.
-    work : (n_chunks, forward_work_size(chunk_size, H, n_in)) array, work
+    work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
+        One row per thread, reused by each chunk it runs.
     n_threads : int
         OpenMP threads.
 
@@ -127,7 +128,7 @@ def lstm_forward(
             has_initial_state,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
             NULL if per_step else &C[0, 0], NULL if per_step else &A[0, 0],
-            &work[c, 0],
+            &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
     free(packed_W_hh)
