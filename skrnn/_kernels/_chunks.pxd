@@ -43,26 +43,18 @@ cdef extern from *:
     /* Whether n values are all finite: infinities and NaNs, and only they,
      * have every exponent bit set. The integer test vectorises (three
      * instructions per vector) where a float test of each value does not. */
-    static int skrnn_all_finite_float(const float *a, Py_ssize_t n)
-    {
-        const uint32_t EXPONENT = 0x7f800000u;
-        uint32_t bits, nonfinite = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            memcpy(&bits, &a[i], sizeof bits);
-            nonfinite |= (bits & EXPONENT) == EXPONENT;
-        }
-        return !nonfinite;
+    #define SKRNN_DEFINE_ALL_FINITE(T, BITS, EXPONENT)                  \
+    static int skrnn_all_finite_##T(const T *a, Py_ssize_t n)           \
+    {                                                                   \
+        BITS bits, nonfinite = 0;                                       \
+        for (Py_ssize_t i = 0; i < n; i++) {                            \
+            memcpy(&bits, &a[i], sizeof bits);                          \
+            nonfinite |= (bits & (EXPONENT)) == (EXPONENT);             \
+        }                                                               \
+        return !nonfinite;                                              \
     }
-    static int skrnn_all_finite_double(const double *a, Py_ssize_t n)
-    {
-        const uint64_t EXPONENT = 0x7ff0000000000000u;
-        uint64_t bits, nonfinite = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            memcpy(&bits, &a[i], sizeof bits);
-            nonfinite |= (bits & EXPONENT) == EXPONENT;
-        }
-        return !nonfinite;
-    }
+    SKRNN_DEFINE_ALL_FINITE(float, uint32_t, 0x7f800000u)
+    SKRNN_DEFINE_ALL_FINITE(double, uint64_t, 0x7ff0000000000000u)
     """
     bint skrnn_all_finite_float(const float *a, Py_ssize_t n) noexcept nogil
     bint skrnn_all_finite_double(const double *a, Py_ssize_t n) noexcept nogil
