@@ -14,7 +14,7 @@ is converted explicitly with :func:`from_channels_first`, never guessed.
 """
 
 import numpy as np
-from sklearn.utils import check_array
+from sklearn.utils import assert_all_finite, check_array
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -87,14 +87,21 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
         # check_array would read a list as float64; stacking first keeps
         # float32 sequences float32.
         X = np.asarray(X)
-    X = check_array(
-        X,
-        dtype=FLOAT_DTYPES,
-        allow_nd=True,
-        ensure_all_finite=ensure_all_finite,
-        input_name="X",
-        estimator=estimator_name,
-    )
+    if _is_plain_float_array(X):
+        # What check_array would return unchanged. Its general machinery
+        # (namespaces, dtype and order rules) costs a third of a millisecond
+        # per call from a cold cache, 5% of a small prediction.
+        if ensure_all_finite:
+            assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+    else:
+        X = check_array(
+            X,
+            dtype=FLOAT_DTYPES,
+            allow_nd=True,
+            ensure_all_finite=ensure_all_finite,
+            input_name="X",
+            estimator=estimator_name,
+        )
     if X.ndim == 2:
         n_samples, n_timesteps = X.shape
         X = X.reshape(n_samples, n_timesteps, 1)
@@ -119,6 +126,19 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     starts = np.arange(n_samples, dtype=np.intp) * n_timesteps
     lengths = np.full(n_samples, n_timesteps, dtype=np.intp)
     return Sequences(_read_only(data), starts, lengths), is_tabular
+
+
+def _is_plain_float_array(X):
+    """True for a numpy array that ``check_array`` would accept as it is: 2-D
+    or 3-D, float32 or float64, not empty. Empty arrays, subclasses and
+    every other type take ``check_array``'s path, and so its error
+    messages."""
+    return (
+        type(X) is np.ndarray
+        and X.dtype in FLOAT_DTYPES
+        and X.ndim in (2, 3)
+        and X.size > 0
+    )
 
 
 def _is_ragged(X):
