@@ -7,9 +7,10 @@ direction through its cell's kernel, and applies the dense output layer to
 the last layer's final states. Estimators see plain arrays.
 
 The backward direction of a layer is the same kernel run on each sequence
-reversed in time: the layout's ``reverse_rows`` permutation maps step t of a
-sequence to its step L - 1 - t, so ragged batches need nothing special (each
-sequence's backward pass starts at its own last step).
+reversed in time, so ragged batches need nothing special (each sequence's
+backward pass starts at its own last step). Training maps step t of a
+sequence to its step L - 1 - t with the layout's ``reverse_rows``
+permutation; prediction reads each sequence from its last row back.
 """
 
 import math
@@ -31,7 +32,8 @@ PREDICT_CHUNK_SIZE = 64
 
 _KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
-# ``input_rows`` of a training pass: the input is in layout order.
+# ``input_start`` of a training pass (the input is in layout order), and the
+# row indices ``chunk_layout`` is not asked for.
 _NO_ROWS = np.empty(0, np.intp)
 
 # Work memory per prediction slice, in bytes (see ``predict_raw``). It must
@@ -46,23 +48,30 @@ class BatchLayout:
     ----------
     order : ndarray of shape (n_seq,)
         Batch index of each sorted sequence.
+    seq_start : ndarray of shape (n_seq,)
+        Row of ``sequences.data`` holding each sorted sequence's first step.
     seq_len : ndarray of shape (n_seq,)
         Sorted lengths.
     chunk_row_start : ndarray of shape (n_chunks + 1,)
         First row of each chunk in the work arrays.
-    data_rows : ndarray of shape (n_rows,)
+    data_rows : ndarray of shape (n_rows,) or None
         Row of ``sequences.data`` held by each work row.
-    last_rows : ndarray of shape (n_seq,)
+    last_rows : ndarray of shape (n_seq,) or None
         Work row of each sorted sequence's last step.
     reverse_rows : ndarray of shape (n_rows,) or None
         Work row of the same sequence at the mirrored step (bidirectional
         networks only).
+
+    The three row indices are made only ``with_rows`` (training). A
+    prediction pass needs none: its kernels find each sequence's rows from
+    ``seq_start``, where writing and reading an index of every row cost 5%
+    of a small prediction.
     """
 
-    def __init__(self, sequences, with_reverse, chunk_size=CHUNK_SIZE):
+    def __init__(self, sequences, with_reverse, chunk_size=CHUNK_SIZE, with_rows=True):
         # Stable, so that equal lengths keep their order.
         self.order = np.argsort(-sequences.lengths, kind="stable")
-        seq_start = np.ascontiguousarray(sequences.starts[self.order], dtype=np.intp)
+        self.seq_start = np.ascontiguousarray(sequences.starts[self.order], dtype=np.intp)
         self.seq_len = np.ascontiguousarray(sequences.lengths[self.order], dtype=np.intp)
         n_seq = len(self.order)
         self.chunk_size = chunk_size
@@ -71,13 +80,37 @@ class BatchLayout:
         np.cumsum(np.add.reduceat(self.seq_len, np.arange(0, n_seq, chunk_size)),
                   out=self.chunk_row_start[1:])
         self.n_rows = int(self.chunk_row_start[-1])
-        self.data_rows = np.empty(self.n_rows, np.intp)
-        self.last_rows = np.empty(n_seq, np.intp)
-        reverse = np.empty(self.n_rows if with_reverse else 0, np.intp)
-        slab_start = np.empty(int(self.seq_len[0]) + 1 if n_seq else 1, np.intp)
-        chunk_layout(seq_start, self.seq_len, self.chunk_row_start, chunk_size,
-                     self.data_rows, self.last_rows, reverse, slab_start)
-        self.reverse_rows = reverse if with_reverse else None
+        self.data_rows = self.last_rows = self.reverse_rows = None
+        if with_rows:
+            self.data_rows = np.empty(self.n_rows, np.intp)
+            self.last_rows = np.empty(n_seq, np.intp)
+            reverse = np.empty(self.n_rows if with_reverse else 0, np.intp)
+            chunk_layout(self.seq_start, 1, self.seq_len, self.chunk_row_start, chunk_size,
+                         self.data_rows, self.last_rows, reverse, self._slab_start())
+            self.reverse_rows = reverse if with_reverse else None
+
+    def rows_of(self, seq_start, step):
+        """Row of other data held by each work row.
+
+        Parameters
+        ----------
+        seq_start : ndarray of shape (n_seq,)
+            Row of that data holding each sorted sequence's first step.
+        step : {1, -1}
+            Rows from one step of a sequence to the next there.
+
+        Returns
+        -------
+        rows : ndarray of shape (n_rows,)
+        """
+        rows = np.empty(self.n_rows, np.intp)
+        chunk_layout(seq_start, step, self.seq_len, self.chunk_row_start, self.chunk_size,
+                     rows, _NO_ROWS, _NO_ROWS, self._slab_start())
+        return rows
+
+    def _slab_start(self):
+        # chunk_layout's work array: one entry per step of the longest sequence.
+        return np.empty(int(self.seq_len[0]) + 1 if len(self.seq_len) else 1, np.intp)
 
     @property
     def n_chunks(self):
@@ -172,7 +205,7 @@ class RecurrentNetwork:
         """
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
-        batch = BatchLayout(sequences, spec.bidirectional, chunk_size)
+        batch = BatchLayout(sequences, spec.bidirectional, chunk_size, with_rows=for_backward)
         w = self.layout.views(params)
         n_dir = len(spec.directions)
         if for_backward:
@@ -181,9 +214,9 @@ class RecurrentNetwork:
             X = ws.empty("X", (batch.n_rows, sequences.n_features), self.dtype)
             gather_rows(sequences.data, batch.data_rows, X)
         else:
-            # Prediction: the kernels read the user's rows through an index,
-            # a step at a time, so no copy of all the inputs is made.
-            X, rows = sequences.data, batch.data_rows
+            # Prediction: the kernels read each sequence's rows where they
+            # are, a step at a time, so no copy of all the inputs is made.
+            X, starts = sequences.data, batch.seq_start
         n_layers = len(spec.hidden_sizes)
         layers = []
         for k in range(n_layers):
@@ -191,26 +224,25 @@ class RecurrentNetwork:
             # Prediction's last layer writes final states only: no layer
             # reads its states at other steps.
             final_only = is_last and not for_backward
-            outputs = []
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
-                X_dir, input_rows = X, _NO_ROWS
+                X_dir, input_start, input_step = X, _NO_ROWS, 0
                 if for_backward and direction:
                     X_dir = ws.empty("X" + tag, X.shape, self.dtype)
                     gather_rows(X, batch.reverse_rows, X_dir)
                 elif not for_backward:
-                    input_rows = rows if not direction else rows[batch.reverse_rows]
-                cache = self._layer_forward(tag, X_dir, input_rows, batch, w, n_threads,
-                                            for_backward, final_only, ws)
-                layers.append(cache)
-                if not is_last:
-                    H = cache["H"]
-                    outputs.append(H if not direction else H[batch.reverse_rows])
+                    # The backward direction reads each sequence from its
+                    # last row back.
+                    input_start, input_step = (
+                        (starts, 1) if not direction else (starts + batch.seq_len - 1, -1))
+                layers.append(self._layer_forward(tag, X_dir, input_start, input_step, batch,
+                                                  w, n_threads, for_backward, final_only, ws))
             if not is_last:
-                X = outputs[0] if n_dir == 1 else np.concatenate(outputs, axis=1)
-                if not for_backward:
-                    # The next layer's input is in layout order.
-                    rows = np.arange(batch.n_rows)
+                states = [cache["H"] for cache in layers[-n_dir:]]
+                if for_backward:
+                    X = self._layer_output(states, batch)
+                else:
+                    X, starts = self._layer_output_by_sequence(states, batch, ws, k)
         # Final states: the forward direction's after each sequence's last
         # step and the backward direction's after step 0, which its reversed
         # layout also holds at the sequence's last row.
@@ -227,6 +259,35 @@ class RecurrentNetwork:
         return out, dict(batch=batch, layers=layers, final=final,
                          inputs_finite=inputs_finite)
 
+    def _layer_output(self, states, batch):
+        """The next layer's input in layout order, from a training pass's
+        states (one array per direction, each in its own layout order)."""
+        if len(states) == 1:
+            return states[0]
+        H_forward, H_backward = states
+        return np.concatenate([H_forward, H_backward[batch.reverse_rows]], axis=1)
+
+    def _layer_output_by_sequence(self, states, batch, ws, k):
+        """The next layer's input from a prediction pass's states, stored as
+        prediction's kernels read it: each sorted sequence's steps in
+        consecutive rows, directions side by side.
+
+        Returns
+        -------
+        X : ndarray of shape (n_rows, n_directions * hidden)
+        starts : ndarray of shape (n_seq,)
+            Row of X holding each sorted sequence's first step.
+        """
+        starts = np.zeros(len(batch.seq_len), np.intp)
+        np.cumsum(batch.seq_len[:-1], out=starts[1:])
+        hidden = states[0].shape[1]
+        X = ws.empty(f"X_l{k + 1}", (batch.n_rows, len(states) * hidden), self.dtype)
+        # The backward direction's step t is the sequence's step L - 1 - t.
+        steps = [(starts, 1), (starts + batch.seq_len - 1, -1)]
+        for d, H in enumerate(states):
+            X[batch.rows_of(*steps[d]), d * hidden : (d + 1) * hidden] = H
+        return X, starts
+
     def _initial_state(self, w, name, hidden):
         # Zeros when not learned: the kernels read them as the state before
         # step 0 either way, and only skip h0's product with W_hh.
@@ -234,8 +295,8 @@ class RecurrentNetwork:
             return w[name], True
         return np.zeros(hidden, self.dtype), False
 
-    def _layer_forward(self, tag, X, input_rows, batch, w, n_threads, for_backward,
-                       final_only, ws):
+    def _layer_forward(self, tag, X, input_start, input_step, batch, w, n_threads,
+                       for_backward, final_only, ws):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         hidden = w["W_hh" + tag].shape[0]
@@ -256,8 +317,8 @@ class RecurrentNetwork:
         # call. (The kernels write each part before they read it.)
         work_size = kernel.forward_work_size(batch.chunk_size, hidden, X.shape[1])
         work = ws.empty("work", (n_threads, work_size), self.dtype)
-        common = (X, input_rows, batch.seq_len, batch.chunk_row_start, batch.chunk_size,
-                  w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
+        common = (X, input_start, input_step, batch.seq_len, batch.chunk_row_start,
+                  batch.chunk_size, w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
         cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned)
         if cell == "rnn":
             finite = _elman.elman_forward(
@@ -394,8 +455,8 @@ class RecurrentNetwork:
         n_seq = len(sequences)
         out = np.empty((n_seq, self.n_outputs), self.dtype)
         # Values kept per time step by a prediction pass, over all layers:
-        # the layers' states (and, stacked or bidirectional, their inputs
-        # in row order and the row indices).
+        # the layers' states (and, stacked, their inputs stored by sequence
+        # and the row index that stores them).
         per_row = sum(n_in + hidden + 1 for _, _, n_in, hidden in self.spec.layers())
         max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         cum_rows = np.cumsum(sequences.lengths)

@@ -132,38 +132,33 @@ cdef enum:
 
 
 cdef inline bint project_step_inputs(
-    const floating *X, Py_ssize_t n_X_rows, const Py_ssize_t *input_rows,
-    Py_ssize_t slab, Py_ssize_t running, Py_ssize_t next_running, int n_in,
+    const floating *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
+    const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
     int width, const floating *packed_W_ih, const floating *b,
     floating *inputs, floating *gates,
 ) noexcept nogil:
-    """gates = X[input_rows[slab:slab + running]] @ W_ih + b, W_ih packed;
-    X has ``n_X_rows`` rows, and ``next_running`` is the next step's
-    ``running`` (0 after the last). Returns whether every input value read
-    was finite.
+    """gates = (the running sequences' inputs at step t) @ W_ih + b, W_ih
+    packed, where sequence p's input at step t is row
+    ``input_start[p] + t * input_step`` of X and ``seq_len[p]`` its length.
+    Returns whether every input value read was finite.
 
     The input projection of a prediction pass, one step at a time: it reads
-    the user's rows through ``input_rows`` rather than from a copy of all
-    the inputs in layout order, and keeps one step of gates only. The rows
-    are gathered into ``inputs`` (running x n_in) first: read in place, rows
-    a page apart (one per sequence) would fall in the same L1 cache set and
+    the user's rows where they are rather than from a copy of all the
+    inputs in layout order, and keeps one step of gates only. The rows are
+    gathered into ``inputs`` (running x n_in) first: read in place, rows a
+    page apart (one per sequence) would fall in the same L1 cache set and
     evict each other while the product passes over them. Checking them
     there, in L1 cache, spares prediction a pass over X from memory."""
-    cdef Py_ssize_t p, j, here, ahead
+    cdef Py_ssize_t p, j
     cdef const floating *row
     for p in range(running):
-        here = input_rows[slab + p]
-        row = &X[here * n_in]
+        row = &X[(input_start[p] + t * input_step) * n_in]
         for j in range(n_in):
             inputs[p * n_in + j] = row[j]
-        # The same sequence PREFETCH_STEPS steps ahead, assuming it goes on
-        # through X as from this step to the next (one row forward, or back
-        # for a reversed direction): requested now, it arrives from memory
-        # while the steps in between compute.
-        if p < next_running:
-            ahead = here + PREFETCH_STEPS * (input_rows[slab + running + p] - here)
-            if 0 <= ahead < n_X_rows:
-                SKRNN_PREFETCH(&X[ahead * n_in])
+        # The same sequence PREFETCH_STEPS steps ahead: requested now, it
+        # arrives from memory while the steps in between compute.
+        if t + PREFETCH_STEPS < seq_len[p]:
+            SKRNN_PREFETCH(row + PREFETCH_STEPS * input_step * n_in)
     packed_gemm_bias(<int> running, width, n_in, inputs, n_in, packed_W_ih, b,
                      gates, width)
     if floating is float:

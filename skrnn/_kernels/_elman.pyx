@@ -13,9 +13,9 @@ Every cell kernel (``_elman``, ``_lstm``, ``_gru``) has the same calling
 convention, so that ``skrnn._network`` stacks layers and directions without
 knowing the cell:
 
-* ``forward(X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b, ...,
-  h0, ..., has_initial_state, (activation), H, final, <BPTT's arrays>, work,
-  n_threads)``
+* ``forward(X, input_start, input_step, seq_len, chunk_row_start, chunk_size,
+  W_ih, W_hh, b, ..., h0, ..., has_initial_state, (activation), H, final,
+  <BPTT's arrays>, work, n_threads)``
   writes ``H``, the hidden state at every row, and what BPTT needs, or (the
   last layer of a prediction pass) only each sequence's final state; it
   returns whether the inputs of a prediction pass were all finite.
@@ -82,7 +82,8 @@ cdef inline floating _activation_grad(floating h, int activation) noexcept nogil
 
 def elman_forward(
     const floating[:, ::1] X,
-    const Py_ssize_t[::1] input_rows,
+    const Py_ssize_t[::1] input_start,
+    Py_ssize_t input_step,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -102,14 +103,18 @@ def elman_forward(
     Parameters
     ----------
     X : (n_rows, n_in) array
-        The layer's input at every row (chunk / time / sequence order), or
-        any array of input rows when ``input_rows`` is given.
-    input_rows : (n_rows,) or (0,) array
-        If not empty, row r's input is ``X[input_rows[r]]``, and the pass is
-        a prediction pass: each step projects its own inputs, and the
-        LSTM and GRU keep one step of gates (their ``A``, ``C``, ``HN`` are
-        then empty). If empty, X is in row order and the inputs of a whole
-        chunk are projected in one GEMM before its time loop.
+        The layer's input at every row (chunk / time / sequence order), or,
+        when ``input_start`` is given, sequences stored anyhow, each with
+        its steps evenly spaced.
+    input_start, input_step : (n_seq,) or (0,) array, and int
+        If ``input_start`` is not empty, the input of sorted sequence q at
+        step t is ``X[input_start[q] + t * input_step]`` (a step of 1 reads
+        each sequence forward, -1 from its last row backward), and the
+        pass is a prediction pass: each step projects its own inputs, and
+        the LSTM and GRU keep one step of gates (their ``A``, ``C``, ``HN``
+        are then empty). If empty, X is in row order and the inputs of a
+        whole chunk are projected in one GEMM before its time loop;
+        ``input_step`` is then unused.
     seq_len : (n_seq,) array
         Length of each sequence, sorted longest first.
     chunk_row_start : (n_chunks + 1,) array
@@ -131,7 +136,7 @@ def elman_forward(
     final : (0, H) or (n_seq, H) array, written
         If not empty, each sequence's state after its last step, in sorted
         order, and the only states written: the last layer of a
-        prediction pass (``input_rows`` given) needs no others.
+        prediction pass (``input_start`` given) needs no others.
     work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
         One row per thread, reused by each chunk it runs.
     n_threads : int
@@ -148,7 +153,7 @@ def elman_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint per_step = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
@@ -163,7 +168,7 @@ def elman_forward(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
             packed_W_ih, packed_W_hh, &b[0], &h0[0],
             has_initial_state, activation,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
@@ -183,8 +188,8 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
-    Py_ssize_t n_X_rows,
-    const Py_ssize_t *input_rows,
+    const Py_ssize_t *input_start,
+    Py_ssize_t input_step,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
@@ -195,11 +200,11 @@ cdef bint _forward_chunk(
     floating *final,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop; with ``input_rows`` given (prediction), each
+    """One chunk's time loop; with ``input_start`` given (prediction), each
     step projects its own inputs. With ``final`` given (then H is NULL),
     the states of two steps live in ``work`` and each sequence's last one
-    is copied to ``final``. Returns whether every input value read through
-    ``input_rows`` was finite."""
+    is copied to ``final``. Returns whether every input value read
+    through ``input_start`` was finite."""
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
     cdef Py_ssize_t t, p, k, slab, running, next_running
@@ -209,7 +214,7 @@ cdef bint _forward_chunk(
     cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
 
-    if input_rows == NULL:
+    if input_start == NULL:
         project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
 
     # The recurrence: only h_{t-1} @ W_hh is sequential.
@@ -218,9 +223,9 @@ cdef bint _forward_chunk(
         running = n_running(seq_len, n_seq, t)
         next_running = n_running(seq_len, n_seq, t + 1)
         states = state_rows(H, rolling, slab, t, n_seq, hidden)
-        if input_rows != NULL:
-            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
-                                       next_running, n_in, hidden, packed_W_ih, b,
+        if input_start != NULL:
+            if not project_step_inputs(X, input_start, input_step, seq_len, t,
+                                       running, n_in, hidden, packed_W_ih, b,
                                        inputs, states):
                 inputs_finite = False
         if t > 0:

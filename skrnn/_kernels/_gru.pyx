@@ -55,7 +55,8 @@ def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
 
 def gru_forward(
     const floating[:, ::1] X,
-    const Py_ssize_t[::1] input_rows,
+    const Py_ssize_t[::1] input_start,
+    Py_ssize_t input_step,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -76,7 +77,7 @@ def gru_forward(
 
     Parameters
     ----------
-    X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+    X, input_start, input_step, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 3H gate columns.
     b_hn : (H,) array
         Bias of the recurrent product of the n gate.
@@ -106,7 +107,7 @@ def gru_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint per_step = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
@@ -121,7 +122,7 @@ def gru_forward(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
             packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
             has_initial_state,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
@@ -142,8 +143,8 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
-    Py_ssize_t n_X_rows,
-    const Py_ssize_t *input_rows,
+    const Py_ssize_t *input_start,
+    Py_ssize_t input_step,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
@@ -156,19 +157,19 @@ cdef bint _forward_chunk(
     floating *HN,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
+    """One chunk's time loop. With ``input_start`` given (prediction), ``A``
     and ``HN`` are NULL: the gates and h W_hn + b_hn of one step live in
     ``work``, and each step projects its own inputs. With ``final`` given
     (then H is NULL), so do the hidden states of two steps, and each
     sequence's last one is copied to ``final``. Returns whether every
-    input value read through ``input_rows`` was finite."""
+    input value read through ``input_start`` was finite."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
     cdef Py_ssize_t t, slab, running, next_running
     cdef Py_ssize_t rec_stride
     cdef bint has_rec
-    cdef bint keep_gates = input_rows == NULL
+    cdef bint keep_gates = input_start == NULL
     cdef floating *R = work
     cdef floating *inputs = work + n_seq * 7 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
@@ -191,8 +192,8 @@ cdef bint _forward_chunk(
         else:
             gates = R + n_seq * width
             hns = gates + n_seq * width
-            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
-                                       next_running, n_in, width, packed_W_ih, b,
+            if not project_step_inputs(X, input_start, input_step, seq_len, t,
+                                       running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
         # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every

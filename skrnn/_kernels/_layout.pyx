@@ -2,9 +2,10 @@
 
 A batch sorted by length, longest first, and cut into chunks is stored
 chunk by chunk, step by step, sequence by sequence. This module tells, for
-every row of that layout, which input row it holds; for every sequence,
-which row holds its last step; and, for bidirectional layers, which row holds
-the same sequence at the mirrored step L - 1 - t.
+every row of that layout, which row of sequences stored another way (each
+with its steps evenly spaced) it holds; for every sequence, which row holds
+its last step; and, for bidirectional layers, which row holds the same
+sequence at the mirrored step L - 1 - t.
 """
 
 from cython cimport floating
@@ -13,6 +14,7 @@ from libc.string cimport memcpy
 
 def chunk_layout(
     const Py_ssize_t[::1] seq_start,
+    Py_ssize_t step,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -28,13 +30,17 @@ def chunk_layout(
     seq_start, seq_len : (n_seq,) arrays
         Row in the data of each sequence's first step, and its length; sorted
         by length, longest first.
+    step : int
+        Rows of the data from one step of a sequence to the next: 1, or -1
+        for sequences stored last step first (``seq_start`` then holds each
+        one's last row).
     chunk_row_start : (n_chunks + 1,) array
         First row of each chunk.
     chunk_size : int
         Sequences per chunk.
     data_rows : (n_rows,) array, written
         Data row held by each layout row.
-    last_rows : (n_seq,) array, written
+    last_rows : (n_seq,) or (0,) array, written if it has rows
         Layout row of each sequence's last step.
     reverse_rows : (n_rows,) or (0,) array, written if it has rows
         Layout row of the same sequence at step L - 1 - t. Applying it twice
@@ -44,6 +50,7 @@ def chunk_layout(
     """
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
+    cdef bint want_last = last_rows.shape[0] > 0
     cdef bint want_reverse = reverse_rows.shape[0] > 0
     cdef Py_ssize_t c, first, last, q, t, row
     with nogil:
@@ -59,9 +66,10 @@ def chunk_layout(
                     q -= 1
                 slab_start[t + 1] = slab_start[t] + q - first
                 for row in range(slab_start[t], slab_start[t + 1]):
-                    data_rows[row] = seq_start[first + row - slab_start[t]] + t
+                    data_rows[row] = seq_start[first + row - slab_start[t]] + t * step
             for q in range(first, last):
-                last_rows[q] = slab_start[seq_len[q] - 1] + q - first
+                if want_last:
+                    last_rows[q] = slab_start[seq_len[q] - 1] + q - first
                 if want_reverse:
                     for t in range(seq_len[q]):
                         reverse_rows[slab_start[t] + q - first] = (

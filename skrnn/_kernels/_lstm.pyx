@@ -59,7 +59,8 @@ def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
 
 def lstm_forward(
     const floating[:, ::1] X,
-    const Py_ssize_t[::1] input_rows,
+    const Py_ssize_t[::1] input_start,
+    Py_ssize_t input_step,
     const Py_ssize_t[::1] seq_len,
     const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size,
@@ -80,7 +81,7 @@ def lstm_forward(
 
     Parameters
     ----------
-    X, input_rows, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
+    X, input_start, input_step, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 4H gate columns.
     h0, c0 : (H,) arrays
         Initial hidden and cell states: zeros unless learned.
@@ -108,7 +109,7 @@ def lstm_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_rows.shape[0] > 0
+    cdef bint per_step = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
     # The weights, packed once for every chunk: W_hh for every step, W_ih for
     # the input projections (of a whole chunk, or step by step to predict).
@@ -123,7 +124,7 @@ def lstm_forward(
             &seq_len[first], min(chunk_size, n_seq - first),
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
-            &X[0, 0], X.shape[0], &input_rows[0] if per_step else NULL,
+            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
             packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
             has_initial_state,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
@@ -144,8 +145,8 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
-    Py_ssize_t n_X_rows,
-    const Py_ssize_t *input_rows,
+    const Py_ssize_t *input_start,
+    Py_ssize_t input_step,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
@@ -158,17 +159,17 @@ cdef bint _forward_chunk(
     floating *A,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``input_rows`` given (prediction), ``A``
+    """One chunk's time loop. With ``input_start`` given (prediction), ``A``
     and ``C`` are NULL: the gates and cell states of one step live in
     ``work``, and each step projects its own inputs. With ``final`` given
     (then H is NULL), so do the hidden states of two steps, and each
     sequence's last one is copied to ``final``. Returns whether every
-    input value read through ``input_rows`` was finite."""
+    input value read through ``input_start`` was finite."""
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
     cdef Py_ssize_t t, p, k, slab, prev_slab, running, next_running
-    cdef bint keep_gates = input_rows == NULL
+    cdef bint keep_gates = input_start == NULL
     cdef floating *h0_W_hh = work
     cdef floating *inputs = work + width + n_seq * 5 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
@@ -196,8 +197,8 @@ cdef bint _forward_chunk(
             gates = work + width
             cells = gates + n_seq * width
             cells_prev = cells
-            if not project_step_inputs(X, n_X_rows, input_rows, slab, running,
-                                       next_running, n_in, width, packed_W_ih, b,
+            if not project_step_inputs(X, input_start, input_step, seq_len, t,
+                                       running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
         # All four gates' recurrent terms in one product.
