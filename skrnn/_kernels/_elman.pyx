@@ -30,10 +30,9 @@ allocates every array.
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from ._packed cimport pack_weight, packed_gemm
+from ._packed cimport free_packed, pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, keep_final_states, n_running,
     project_inputs, project_step_inputs, state_rows,
@@ -175,8 +174,8 @@ def elman_forward(
             &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
-    free(packed_W_hh)
-    free(packed_W_ih)
+    free_packed(packed_W_hh)
+    free_packed(packed_W_ih)
     return n_nonfinite_chunks == 0
 
 
@@ -311,7 +310,7 @@ def elman_backward(
             activation, &H[0, 0], &dH[0, 0], &D[0, 0], &XH[0, 0],
             &dX[0, 0] if need_dX else NULL, &work[c, 0], &chunk_grad[c, 0],
         )
-    free(packed_W_hh_T)
+    free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad, n_threads)
 
 

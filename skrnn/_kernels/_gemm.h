@@ -31,7 +31,11 @@
 #define SKRNN_GEMM_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 
 #include "_tanh.h" /* SKRNN_MULTIVERSION, SKRNN_ALWAYS_INLINE */
 
@@ -46,6 +50,30 @@
 static inline Py_ssize_t skrnn_packed_size(int k, int n, int panel_width)
 {
     return (Py_ssize_t)((n + panel_width - 1) / panel_width) * panel_width * k;
+}
+
+/* Memory for a packed operand, aligned to a cache line so that each panel
+ * row (64 bytes) is one line. With malloc's 16-byte alignment one load of
+ * the two per row can straddle two lines; in an A/B of hidden-32
+ * prediction, the aligned copy was 0-3% faster. Freed with
+ * skrnn_packed_free; NULL if out of memory. */
+static inline void *skrnn_packed_alloc(size_t bytes)
+{
+#if defined(_WIN32)
+    return _aligned_malloc(bytes, 64);
+#else
+    void *memory;
+    return posix_memalign(&memory, 64, bytes) == 0 ? memory : NULL;
+#endif
+}
+
+static inline void skrnn_packed_free(void *memory)
+{
+#if defined(_WIN32)
+    _aligned_free(memory);
+#else
+    free(memory);
+#endif
 }
 
 /* skrnn_pack_T(k, n, B, ldb, transposed, packed): packs op(B), where

@@ -15,10 +15,9 @@ and ``weight_hh_l0`` transposed. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from ._packed cimport pack_weight, packed_gemm
+from ._packed cimport free_packed, pack_weight, packed_gemm
 from ._chunks cimport (
     column_sums, initial_state_gradients, keep_final_states, n_running,
     project_inputs, project_step_inputs, state_rows,
@@ -132,8 +131,8 @@ def lstm_forward(
             &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
-    free(packed_W_hh)
-    free(packed_W_ih)
+    free_packed(packed_W_hh)
+    free_packed(packed_W_ih)
     return n_nonfinite_chunks == 0
 
 
@@ -296,7 +295,7 @@ def lstm_backward(
             &D[0, 0], &XH[0, 0], &dX[0, 0] if need_dX else NULL,
             &work[c, 0], &chunk_grad[c, 0],
         )
-    free(packed_W_hh_T)
+    free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad, n_threads)
 
 

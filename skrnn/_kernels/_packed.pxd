@@ -4,13 +4,14 @@
 # A kernel packs W_hh (forward) or W_hh^T (backward) with ``pack_weight``
 # before its parallel loop, shares the packed copy between its threads (it is
 # only read), multiplies with ``packed_gemm`` at every step and frees it with
-# ``free`` at the end.
+# ``free_packed`` at the end.
 
 from cython cimport floating
-from libc.stdlib cimport malloc
 
 cdef extern from "_gemm.h" nogil:
     Py_ssize_t skrnn_packed_size(int k, int n, int panel_width)
+    void *skrnn_packed_alloc(size_t bytes)
+    void skrnn_packed_free(void *memory)
     void skrnn_pack_float(int k, int n, const float *B, int ldb, int transposed,
                           float *packed)
     void skrnn_pack_double(int k, int n, const double *B, int ldb, int transposed,
@@ -27,9 +28,10 @@ cdef inline floating *pack_weight(
     int k, int n, const floating *B, int ldb, bint transposed,
 ) except NULL nogil:
     """A packed copy of op(B) (k x n): B if not ``transposed``, else B^T,
-    with B row-major and row stride ldb. The caller frees it."""
+    with B row-major and row stride ldb. The caller frees it with
+    ``free_packed``."""
     cdef int panel_width = <int> (64 // sizeof(floating))
-    cdef floating *packed = <floating *> malloc(
+    cdef floating *packed = <floating *> skrnn_packed_alloc(
         max(1, skrnn_packed_size(k, n, panel_width)) * sizeof(floating))
     if packed == NULL:
         with gil:
@@ -39,6 +41,10 @@ cdef inline floating *pack_weight(
     else:
         skrnn_pack_double(k, n, B, ldb, transposed, packed)
     return packed
+
+
+cdef inline void free_packed(floating *packed) noexcept nogil:
+    skrnn_packed_free(packed)
 
 
 cdef inline void packed_gemm(
