@@ -25,39 +25,15 @@ from libc.string cimport memcpy, memset
 from ._blas cimport gemm
 from ._packed cimport packed_gemm_bias
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__)
-    #define SKRNN_PREFETCH(address) __builtin_prefetch(address)
-    #else
-    #define SKRNN_PREFETCH(address) ((void) 0)
-    #endif
-    """
-    void SKRNN_PREFETCH(const void *address) noexcept nogil
-
-
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #include <string.h>
-    /* Whether n values are all finite: infinities and NaNs, and only they,
-     * have every exponent bit set. The integer test vectorises (three
-     * instructions per vector) where a float test of each value does not. */
-    #define SKRNN_DEFINE_ALL_FINITE(T, BITS, EXPONENT)                  \
-    static int skrnn_all_finite_##T(const T *a, Py_ssize_t n)           \
-    {                                                                   \
-        BITS bits, nonfinite = 0;                                       \
-        for (Py_ssize_t i = 0; i < n; i++) {                            \
-            memcpy(&bits, &a[i], sizeof bits);                          \
-            nonfinite |= (bits & (EXPONENT)) == (EXPONENT);             \
-        }                                                               \
-        return !nonfinite;                                              \
-    }
-    SKRNN_DEFINE_ALL_FINITE(float, uint32_t, 0x7f800000u)
-    SKRNN_DEFINE_ALL_FINITE(double, uint64_t, 0x7ff0000000000000u)
-    """
-    bint skrnn_all_finite_float(const float *a, Py_ssize_t n) noexcept nogil
-    bint skrnn_all_finite_double(const double *a, Py_ssize_t n) noexcept nogil
+cdef extern from "_step_inputs.h":
+    bint skrnn_gather_step_float(
+        const float *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
+        const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
+        float *inputs) noexcept nogil
+    bint skrnn_gather_step_double(
+        const double *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
+        const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
+        double *inputs) noexcept nogil
 
 
 cdef extern from "_tanh.h":
@@ -123,14 +99,6 @@ cdef inline void project_inputs(
                      packed_W_ih, b, &A[row0 * width], width)
 
 
-# How many steps ahead prediction requests a sequence's input rows. One step
-# (a few microseconds) should hide memory's latency, yet measured from a cold
-# cache 8 steps took 10% less time: rows a page apart share an L1 set, so
-# most lines requested one step ahead are evicted before they are read.
-cdef enum:
-    PREFETCH_STEPS = 8
-
-
 cdef inline bint project_step_inputs(
     const floating *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
     const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
@@ -145,26 +113,18 @@ cdef inline bint project_step_inputs(
     The input projection of a prediction pass, one step at a time: it reads
     the user's rows where they are rather than from a copy of all the
     inputs in layout order, and keeps one step of gates only. The rows are
-    gathered into ``inputs`` (running x n_in) first: read in place, rows a
-    page apart (one per sequence) would fall in the same L1 cache set and
-    evict each other while the product passes over them. Checking them
-    there, in L1 cache, spares prediction a pass over X from memory."""
-    cdef Py_ssize_t p, j
-    cdef const floating *row
-    for p in range(running):
-        row = &X[(input_start[p] + t * input_step) * n_in]
-        for j in range(n_in):
-            inputs[p * n_in + j] = row[j]
-        # The same sequence PREFETCH_STEPS steps ahead: requested now, it
-        # arrives from memory while the steps in between compute.
-        if t + PREFETCH_STEPS < seq_len[p]:
-            SKRNN_PREFETCH(row + PREFETCH_STEPS * input_step * n_in)
+    first gathered into ``inputs`` (running x n_in), and checked there
+    (``_step_inputs.h``)."""
+    cdef bint finite
+    if floating is float:
+        finite = skrnn_gather_step_float(X, input_start, input_step, seq_len, t,
+                                         running, n_in, inputs)
+    else:
+        finite = skrnn_gather_step_double(X, input_start, input_step, seq_len, t,
+                                          running, n_in, inputs)
     packed_gemm_bias(<int> running, width, n_in, inputs, n_in, packed_W_ih, b,
                      gates, width)
-    if floating is float:
-        return skrnn_all_finite_float(inputs, running * n_in)
-    else:
-        return skrnn_all_finite_double(inputs, running * n_in)
+    return finite
 
 
 cdef inline floating *state_rows(
