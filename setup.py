@@ -14,7 +14,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_layout", "_elman", "_lstm", "_gru"]
+KERNELS = ["_openmp", "_layout", "_dense", "_elman", "_lstm", "_gru"]
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,

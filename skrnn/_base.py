@@ -421,8 +421,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if sequences.dtype != self._params.dtype:
             sequences.data = sequences.data.astype(self._params.dtype)
         n_threads = effective_n_threads(self.n_threads)
-        with single_threaded_blas():
-            raw, inputs_finite = self._network.predict_raw(self._params, sequences, n_threads)
+        # No BLAS thread limit: a prediction pass calls no BLAS (the kernels
+        # and the output layer multiply on packed weights), so no BLAS thread
+        # pool wakes to compete with the kernels' threads, and the limit would
+        # cost a tenth of a millisecond per call.
+        raw, inputs_finite = self._network.predict_raw(self._params, sequences, n_threads)
         if not inputs_finite:
             # scikit-learn's own check, for its error message (and its
             # ``assume_finite`` setting).

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ._kernels import _elman, _gru, _lstm
+from ._kernels._dense import dense_forward
 from ._kernels._layout import chunk_layout, gather_rows
 from ._params import NetworkSpec, init_params
 
@@ -251,7 +252,8 @@ class RecurrentNetwork:
         else:
             finals = [cache["final"] for cache in layers[-n_dir:]]
         final = finals[0] if n_dir == 1 else np.concatenate(finals, axis=1)
-        out_sorted = final @ w["W_y"] + w["b_y"]
+        out_sorted = np.empty((len(final), self.n_outputs), self.dtype)
+        dense_forward(final, w["W_y"], w["b_y"], out_sorted)
         out = np.empty_like(out_sorted)
         out[batch.order] = out_sorted
         # The first layer's kernels (both directions) read every input value.

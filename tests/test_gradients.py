@@ -206,6 +206,25 @@ def test_prediction_pass_matches_training_pass(cell, dtype, rtol):
                                   network.predict_raw(params, sequences, 1)[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("n_rows, n_in, n_out", [(1, 1, 1), (5, 3, 10), (67, 33, 17), (0, 4, 2)])
+def test_output_layer_product_matches_numpy(n_rows, n_in, n_out, dtype):
+    """The output layer's own product (``_dense.pyx``): partial row blocks,
+    partial and several 16-wide panels, and no rows at all. Each output is
+    one dot product of n_in terms, so the sums may differ from BLAS's only
+    by their rounding: n_in * eps of the sum of |terms|."""
+    from skrnn._kernels._dense import dense_forward
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_rows, n_in)).astype(dtype)
+    W = rng.normal(size=(n_in, n_out)).astype(dtype)
+    b = rng.normal(size=n_out).astype(dtype)
+    out = np.full((n_rows, n_out), np.nan, dtype)
+    dense_forward(X, W, b, out)
+    bound = n_in * np.finfo(dtype).eps * (np.abs(X) @ np.abs(W) + np.abs(b))
+    assert np.all(np.abs(out - (X.astype(np.float64) @ W + b)) <= bound)
+
+
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_reused_workspace_gives_the_same_gradients(cell, bidirectional):
