@@ -583,9 +583,12 @@ def pin_glibc_malloc():
     therefore runs slower early in a process than later on: its float32
     LSTM at hidden 256 trained at about 860 sequences/s in a fresh process
     and at about 1,170 after other configurations had run, or with the
-    thresholds pinned as here. Pinned, both libraries are timed in the same
-    allocator state, at their best, whatever ran before. (skrnn reuses its
-    work arrays and is not affected.)
+    thresholds pinned as here. Blocks above 32 MiB, such as the outputs of
+    its predictions at hidden 128 and 256, are mapped afresh at every call
+    whatever ran before, and pinned its predictions there ran 40% faster.
+    Pinned, both libraries are timed in the same allocator state, at their
+    best, whatever ran before (skrnn reuses its work arrays and is hardly
+    affected); ``--default-malloc`` times them with glibc's defaults.
 
     Returns whether the thresholds were pinned: False off glibc.
     """
@@ -651,6 +654,9 @@ def parse_args(argv=None):
                              "(a child process per measurement; Linux only)")
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS,
                         metavar=("LIBRARY", "CELL", "DTYPE", "HIDDEN"))
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc thresholds at their defaults "
+                             "(see pin_glibc_malloc)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke-test configuration (256 sequences of 16 "
                              "steps, hidden 32, 1 repeat); explicit flags win")
@@ -675,7 +681,7 @@ def main(argv=None):
         return
     # The memory children measure each library's own allocation behaviour,
     # so only the timing process pins the allocator.
-    args.malloc_pinned = pin_glibc_malloc()
+    args.malloc_pinned = not args.default_malloc and pin_glibc_malloc()
     env = environment(args)
     print(f"skrnn {env['skrnn']}, torch {env['torch'] or 'not installed'}, "
           f"numpy {env['numpy']}, Python {env['python']}, {env['cpu_count']} CPUs")
