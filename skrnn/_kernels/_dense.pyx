@@ -2,12 +2,12 @@
 
 The output layer maps the last recurrent layer's final states to the
 network's raw outputs, ``X @ W + b``: a few thousand rows at most, by a few
-hundred inputs, to a handful of outputs. Through numpy (BLAS) that small
-product costs a tenth of a millisecond from a cold cache, about as much as
-the register-blocked loop of ``_gemm.h`` takes for a hundred of them, and
-it wakes BLAS's thread pool, whose threads then spin against the kernels'
-OpenMP threads unless a thread limit is held around the whole prediction.
-With this product a prediction calls no BLAS at all.
+hundred inputs, to a handful of outputs. Through numpy (BLAS), 2,048 x 32 by
+32 x 10 took over 0.1 ms from a cold cache, against 0.03 ms in the
+register-blocked loop of ``_gemm.h``, and it woke BLAS's thread pool, whose
+threads then spun against the kernels' OpenMP threads unless a thread limit
+was held around the whole prediction. With this product a prediction calls
+no BLAS at all.
 """
 
 from cython cimport floating

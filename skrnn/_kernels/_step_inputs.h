@@ -14,7 +14,7 @@
  *   check. Infinities and NaNs, and only they, have every exponent bit set;
  *   tested on the integer bits, the check vectorises beside the copy, where
  *   a separate scalar pass over the block cost 4% of a hidden-32 prediction;
- * - it asks for the same sequence's row PREFETCH_STEPS steps ahead, which
+ * - it asks for the same sequence's row SKRNN_PREFETCH_STEPS steps ahead, which
  *   then arrives from memory while the steps in between compute. One step
  *   ahead (a few microseconds) would hide memory's latency, but from a cold
  *   cache 8 steps took 10% less time than 1: most lines requested one step
