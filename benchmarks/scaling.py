@@ -32,7 +32,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_vs_torch import (  # noqa: E402
-    DTYPES, N_CLASSES, TorchPeer, make_data, make_skrnn, time_call, torch,
+    DTYPES, N_CLASSES, TorchPeer, make_data, make_skrnn, pin_glibc_malloc, time_call,
+    torch,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -131,7 +132,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", default=DEFAULT_JSON)
     parser.add_argument("--plot", default=DEFAULT_PLOT)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc thresholds at their defaults "
+                             "(see bench_vs_torch.pin_glibc_malloc)")
     args = parser.parse_args(argv)
+    if not args.default_malloc:
+        pin_glibc_malloc()
 
     libraries = ["skrnn"] + (["torch"] if torch is not None else [])
     results = {name: sweep(name, args, libraries) for name in SWEEPS}
