@@ -20,7 +20,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._packed cimport free_packed, pack_weight, packed_gemm
+from ._packed cimport free_packed, pack_weight, packed_gemm, packed_gemm_bias
 from ._chunks cimport (
     column_sums, initial_state_gradients, keep_final_states, n_running,
     project_inputs, project_step_inputs, state_rows,
@@ -30,21 +30,18 @@ from ._chunks cimport (
 
 cdef extern from "_gru_step.h" nogil:
     void skrnn_gru_forward_step_float(
-        Py_ssize_t running, Py_ssize_t hidden, float *gates, const float *R,
-        Py_ssize_t rec_stride, const float *b_hn, const float *H_prev,
-        Py_ssize_t h_prev_stride, float *HN, float *H)
+        Py_ssize_t running, Py_ssize_t hidden, float *gates, const float *HN,
+        const float *H_prev, Py_ssize_t h_prev_stride, float *H)
     void skrnn_gru_forward_step_double(
-        Py_ssize_t running, Py_ssize_t hidden, double *gates, const double *R,
-        Py_ssize_t rec_stride, const double *b_hn, const double *H_prev,
-        Py_ssize_t h_prev_stride, double *HN, double *H)
+        Py_ssize_t running, Py_ssize_t hidden, double *gates, const double *HN,
+        const double *H_prev, Py_ssize_t h_prev_stride, double *H)
 
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    # One step's recurrent products, then (prediction only) its gates,
-    # h W_hn + b_hn and inputs and, when only final states are kept, two
-    # steps' states.
-    return 3 * chunk_size * hidden + chunk_size * (6 * hidden + n_in)
+    # h0 @ W_hh, then (prediction only) one step's gates, h W_hn + b_hn and
+    # inputs and, when only final states are kept, two steps' states.
+    return 3 * hidden + chunk_size * (6 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -108,10 +105,14 @@ def gru_forward(
     cdef Py_ssize_t c, first
     cdef bint per_step = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
-    # The weights, packed once for every chunk: W_hh for every step, W_ih for
-    # the input projections (of a whole chunk, or step by step to predict).
-    cdef floating *packed_W_hh = pack_weight(
-        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef int hidden = W_hh.shape[0]
+    # The weights, packed once for every chunk: W_hh for every step, in two
+    # parts (see _forward_chunk), W_ih for the input projections (of a whole
+    # chunk, or step by step to predict).
+    cdef floating *packed_W_hrz = pack_weight(
+        hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
+    cdef floating *packed_W_hn = pack_weight(
+        hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
     cdef floating *packed_W_ih = pack_weight(
         W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
     cdef Py_ssize_t n_nonfinite_chunks = 0
@@ -122,14 +123,15 @@ def gru_forward(
             chunk_row_start[c], chunk_row_start[c + 1],
             X.shape[1], W_hh.shape[0],
             &X[0, 0], &input_start[first] if per_step else NULL, input_step,
-            packed_W_ih, packed_W_hh, &b[0], &b_hn[0], &h0[0],
+            packed_W_ih, packed_W_hrz, packed_W_hn, &b[0], &b_hn[0], &h0[0],
             has_initial_state,
             NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
             NULL if per_step else &A[0, 0],
             NULL if per_step else &HN[0, 0], &work[threadid(), 0],
         ):
             n_nonfinite_chunks += 1
-    free_packed(packed_W_hh)
+    free_packed(packed_W_hrz)
+    free_packed(packed_W_hn)
     free_packed(packed_W_ih)
     return n_nonfinite_chunks == 0
 
@@ -145,7 +147,8 @@ cdef bint _forward_chunk(
     const Py_ssize_t *input_start,
     Py_ssize_t input_step,
     const floating *packed_W_ih,
-    const floating *packed_W_hh,
+    const floating *packed_W_hrz,
+    const floating *packed_W_hn,
     const floating *b,
     const floating *b_hn,
     const floating *h0,
@@ -165,12 +168,10 @@ cdef bint _forward_chunk(
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, running, next_running
-    cdef Py_ssize_t rec_stride
-    cdef bint has_rec
+    cdef Py_ssize_t t, p, k, slab, running, next_running
     cdef bint keep_gates = input_start == NULL
-    cdef floating *R = work
-    cdef floating *inputs = work + n_seq * 7 * hidden   # one step's
+    cdef floating *h0_W_hh = work
+    cdef floating *inputs = work + width + n_seq * 4 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
@@ -189,33 +190,44 @@ cdef bint _forward_chunk(
             gates = &A[slab * width]
             hns = &HN[slab * hidden]
         else:
-            gates = R + n_seq * width
+            gates = work + width
             hns = gates + n_seq * width
             if not project_step_inputs(X, input_start, input_step, seq_len, t,
                                        running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
-        # R = h_{t-1} @ W_hh, all gates in one product. At t = 0 every
-        # sequence starts from the same h0 (one row, read by all) or from 0.
-        has_rec = t > 0 or has_initial_state
-        rec_stride = width if t > 0 else 0
+        # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
+        # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
+        # multiply. At t = 0 every sequence starts from the same h0 (one
+        # row, read by all) or from 0.
         if t > 0:
-            packed_gemm(<int> running, width, hidden, prev_states,
-                        hidden, packed_W_hh, R, width, False)
-        elif has_initial_state:
-            packed_gemm(1, width, hidden, h0, hidden, packed_W_hh, R, width, False)
-        # Gates, h W_hn + b_hn and h_t of the slab's rows, in one
-        # vectorised pass.
+            packed_gemm(<int> running, 2 * hidden, hidden, prev_states, hidden,
+                        packed_W_hrz, gates, width, True)
+            packed_gemm_bias(<int> running, hidden, hidden, prev_states, hidden,
+                             packed_W_hn, b_hn, hns, hidden)
+        else:
+            if has_initial_state:
+                packed_gemm(1, 2 * hidden, hidden, h0, hidden, packed_W_hrz,
+                            h0_W_hh, width, False)
+                packed_gemm_bias(1, hidden, hidden, h0, hidden, packed_W_hn,
+                                 b_hn, &h0_W_hh[2 * hidden], width)
+            else:
+                memcpy(&h0_W_hh[2 * hidden], b_hn, hidden * sizeof(floating))
+            for p in range(running):
+                if has_initial_state:
+                    for k in range(2 * hidden):
+                        gates[p * width + k] += h0_W_hh[k]
+                memcpy(&hns[p * hidden], &h0_W_hh[2 * hidden],
+                       hidden * sizeof(floating))
+        # Gates and h_t of the slab's rows, in one vectorised pass.
         if floating is float:
             skrnn_gru_forward_step_float(
-                running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
-                prev_states if t > 0 else h0, hidden if t > 0 else 0,
-                hns, states)
+                running, hidden, gates, hns, prev_states if t > 0 else h0,
+                hidden if t > 0 else 0, states)
         else:
             skrnn_gru_forward_step_double(
-                running, hidden, gates, R if has_rec else NULL, rec_stride, b_hn,
-                prev_states if t > 0 else h0, hidden if t > 0 else 0,
-                hns, states)
+                running, hidden, gates, hns, prev_states if t > 0 else h0,
+                hidden if t > 0 else 0, states)
         keep_final_states(states, running, next_running, hidden, final)
         prev_states = states
         slab += running

@@ -2,11 +2,11 @@
  * in C for the reason given in _lstm_step.h: with ``restrict`` pointers the
  * loops are vectorised (Cython's loops over the same arrays were not).
  *
- * For row p, with pre-activations a = [a_r, a_z, a_n] (x W_ih + b) and the
- * recurrent products rec = [rec_r, rec_z, rec_n] (h_{t-1} W_hh):
+ * For row p, with a = [a_r, a_z, a_n]: the pre-activations x W_ih + b,
+ * to which the caller has already added h_{t-1} W_hr and h_{t-1} W_hz (but
+ * not h_{t-1} W_hn, which r multiplies), and hn = h_{t-1} W_hn + b_hn:
  *
- *     r, z = sigmoid(a_r + rec_r, a_z + rec_z)
- *     hn   = rec_n + b_hn                      (kept for BPTT)
+ *     r, z = sigmoid(a_r, a_z)
  *     n    = tanh(a_n + r hn)
  *     h_t  = n + z (h_{t-1} - n)
  *
@@ -18,36 +18,24 @@
 
 #include "_lstm_step.h" /* SKRNN_RESTRICT, SKRNN_MULTIVERSION, tanh */
 
-/* skrnn_gru_forward_step_T(running, hidden, gates, R, rec_stride, b_hn,
- *                          H_prev, h_prev_stride, HN, H):
- * gates: running x 3H (row stride 3H), pre-activations in, r, z, n out;
- * R: the recurrent products, rows of stride rec_stride (0: one row, h0's,
- * for all), or NULL when h_{t-1} is zero; H_prev: rows of stride
- * h_prev_stride (0: h0 for all); HN, H: running x H, written. */
+/* skrnn_gru_forward_step_T(running, hidden, gates, HN, H_prev,
+ *                          h_prev_stride, H):
+ * gates: running x 3H (row stride 3H), as above in, r, z, n out; HN:
+ * running x H; H_prev: rows of stride h_prev_stride (0: h0 for all); H:
+ * running x H, written. */
 #define SKRNN_DEFINE_GRU_FORWARD_STEP(T_, TANH_ONE)                              \
 SKRNN_MULTIVERSION                                                               \
 static void skrnn_gru_forward_step_##T_(                                         \
     Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
-    const T_ *SKRNN_RESTRICT R, Py_ssize_t rec_stride,                           \
-    const T_ *SKRNN_RESTRICT b_hn, const T_ *SKRNN_RESTRICT H_prev,              \
-    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT HN, T_ *SKRNN_RESTRICT H)       \
+    const T_ *SKRNN_RESTRICT HN, const T_ *SKRNN_RESTRICT H_prev,                \
+    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT H)                              \
 {                                                                                \
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         T_ *SKRNN_RESTRICT a = gates + p * 3 * hidden;                           \
         const T_ *SKRNN_RESTRICT h_prev = H_prev + p * h_prev_stride;            \
-        T_ *SKRNN_RESTRICT hn = HN + p * hidden;                                 \
+        const T_ *SKRNN_RESTRICT hn = HN + p * hidden;                           \
         T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
-        if (R) {                                                                 \
-            const T_ *SKRNN_RESTRICT rec = R + p * rec_stride;                   \
-            for (Py_ssize_t k = 0; k < 2 * hidden; k++)                          \
-                a[k] += rec[k];                                                  \
-            for (Py_ssize_t k = 0; k < hidden; k++)                              \
-                hn[k] = b_hn[k] + rec[2 * hidden + k];                           \
-        } else {                                                                 \
-            for (Py_ssize_t k = 0; k < hidden; k++)                              \
-                hn[k] = b_hn[k];                                                 \
-        }                                                                        \
         for (Py_ssize_t k = 0; k < 2 * hidden; k++)            /* r, z */        \
             a[k] = half + half * TANH_ONE(half * a[k]);                          \
         for (Py_ssize_t k = 0; k < hidden; k++) {              /* n, h */        \
