@@ -30,7 +30,7 @@ allocates every array.
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 from ._packed cimport free_packed, pack_weight, packed_gemm
 from ._chunks cimport (
@@ -51,9 +51,9 @@ ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``elman_forward``."""
-    # h0 @ W_hh, then (prediction only) one step's inputs and, when only
-    # final states are kept, two steps' states.
-    return hidden + chunk_size * n_in + 2 * chunk_size * hidden
+    # (Prediction only) one step's inputs and, when only final states are
+    # kept, two steps' states.
+    return chunk_size * n_in + 2 * chunk_size * hidden
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -206,9 +206,8 @@ cdef bint _forward_chunk(
     through ``input_start`` was finite."""
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, k, slab, running, next_running
-    cdef floating *h0_W_hh = work
-    cdef floating *inputs = work + hidden   # one step's, for prediction
+    cdef Py_ssize_t t, slab, running, next_running
+    cdef floating *inputs = work            # one step's, for prediction
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
@@ -227,17 +226,12 @@ cdef bint _forward_chunk(
                                        running, n_in, hidden, packed_W_ih, b,
                                        inputs, states):
                 inputs_finite = False
-        if t > 0:
-            packed_gemm(<int> running, hidden, hidden, prev_states,
-                        hidden, packed_W_hh, states, hidden, True)
-        elif has_initial_state:
-            # Every sequence starts from the same h0: one product, added to
-            # each row.
-            packed_gemm(1, hidden, hidden, h0, hidden, packed_W_hh,
-                        h0_W_hh, hidden, False)
-            for p in range(running):
-                for k in range(hidden):
-                    states[p * hidden + k] += h0_W_hh[k]
+        # At t = 0 every sequence starts from the same h0 (row stride 0), or
+        # from zero.
+        if t > 0 or has_initial_state:
+            packed_gemm(<int> running, hidden, hidden,
+                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                        packed_W_hh, states, hidden, True)
         _activate(states, running * hidden, activation)
         keep_final_states(states, running, next_running, hidden, final)
         prev_states = states

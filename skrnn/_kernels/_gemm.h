@@ -98,7 +98,8 @@ static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   
 /* skrnn_gemm_packed_T(m, n, k, A, lda, packed, bias, C, ldc, accumulate):
  *     C = A @ op(B),  C = bias + A @ op(B)  or, if ``accumulate``,
  *     C += A @ op(B),
- * for row-major A (m x k, row stride lda) and C (m x n, row stride ldc);
+ * for row-major A (m x k, row stride lda; 0: every row is A's first) and C
+ * (m x n, row stride ldc);
  * ``bias`` (n values, added to every row) may be NULL. */
 #if defined(__GNUC__)
 

@@ -39,9 +39,9 @@ cdef extern from "_gru_step.h" nogil:
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    # h0 @ W_hh, then (prediction only) one step's gates, h W_hn + b_hn and
-    # inputs and, when only final states are kept, two steps' states.
-    return 3 * hidden + chunk_size * (6 * hidden + n_in)
+    # (Prediction only) one step's gates, h W_hn + b_hn and inputs and, when
+    # only final states are kept, two steps' states.
+    return chunk_size * (6 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -168,10 +168,10 @@ cdef bint _forward_chunk(
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, k, slab, running, next_running
+    cdef Py_ssize_t t, p, slab, running, next_running
+    cdef Py_ssize_t prev_stride
     cdef bint keep_gates = input_start == NULL
-    cdef floating *h0_W_hh = work
-    cdef floating *inputs = work + width + n_seq * 4 * hidden   # one step's
+    cdef floating *inputs = work + n_seq * 4 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
@@ -190,7 +190,7 @@ cdef bint _forward_chunk(
             gates = &A[slab * width]
             hns = &HN[slab * hidden]
         else:
-            gates = work + width
+            gates = work
             hns = gates + n_seq * width
             if not project_step_inputs(X, input_start, input_step, seq_len, t,
                                        running, n_in, width, packed_W_ih, b,
@@ -198,27 +198,19 @@ cdef bint _forward_chunk(
                 inputs_finite = False
         # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
         # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
-        # multiply. At t = 0 every sequence starts from the same h0 (one
-        # row, read by all) or from 0.
-        if t > 0:
-            packed_gemm(<int> running, 2 * hidden, hidden, prev_states, hidden,
+        # multiply. At t = 0 every sequence starts from the same h0 (row
+        # stride 0), or from zero.
+        if t > 0 or has_initial_state:
+            prev_stride = hidden if t > 0 else 0
+            packed_gemm(<int> running, 2 * hidden, hidden,
+                        prev_states if t > 0 else h0, prev_stride,
                         packed_W_hrz, gates, width, True)
-            packed_gemm_bias(<int> running, hidden, hidden, prev_states, hidden,
+            packed_gemm_bias(<int> running, hidden, hidden,
+                             prev_states if t > 0 else h0, prev_stride,
                              packed_W_hn, b_hn, hns, hidden)
         else:
-            if has_initial_state:
-                packed_gemm(1, 2 * hidden, hidden, h0, hidden, packed_W_hrz,
-                            h0_W_hh, width, False)
-                packed_gemm_bias(1, hidden, hidden, h0, hidden, packed_W_hn,
-                                 b_hn, &h0_W_hh[2 * hidden], width)
-            else:
-                memcpy(&h0_W_hh[2 * hidden], b_hn, hidden * sizeof(floating))
             for p in range(running):
-                if has_initial_state:
-                    for k in range(2 * hidden):
-                        gates[p * width + k] += h0_W_hh[k]
-                memcpy(&hns[p * hidden], &h0_W_hh[2 * hidden],
-                       hidden * sizeof(floating))
+                memcpy(&hns[p * hidden], b_hn, hidden * sizeof(floating))
         # Gates and h_t of the slab's rows, in one vectorised pass.
         if floating is float:
             skrnn_gru_forward_step_float(

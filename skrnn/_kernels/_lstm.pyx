@@ -46,9 +46,9 @@ cdef extern from "_lstm_step.h" nogil:
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
-    # h0 @ W_hh, then (prediction only) one step's gates, cell states and
-    # inputs and, when only final states are kept, two steps' states.
-    return 4 * hidden + chunk_size * (7 * hidden + n_in)
+    # (Prediction only) one step's gates, cell states and inputs and, when
+    # only final states are kept, two steps' states.
+    return chunk_size * (7 * hidden + n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -167,10 +167,9 @@ cdef bint _forward_chunk(
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, k, slab, prev_slab, running, next_running
+    cdef Py_ssize_t t, slab, prev_slab, running, next_running
     cdef bint keep_gates = input_start == NULL
-    cdef floating *h0_W_hh = work
-    cdef floating *inputs = work + width + n_seq * 5 * hidden   # one step's
+    cdef floating *inputs = work + n_seq * 5 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
@@ -193,23 +192,19 @@ cdef bint _forward_chunk(
             cells_prev = &C[prev_slab * hidden]
         else:
             # c_t overwrites c_{t-1} of the same sequence, element by element.
-            gates = work + width
+            gates = work
             cells = gates + n_seq * width
             cells_prev = cells
             if not project_step_inputs(X, input_start, input_step, seq_len, t,
                                        running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
-        # All four gates' recurrent terms in one product.
-        if t > 0:
-            packed_gemm(<int> running, width, hidden, prev_states,
-                        hidden, packed_W_hh, gates, width, True)
-        elif has_initial_state:
-            packed_gemm(1, width, hidden, h0, hidden, packed_W_hh,
-                        h0_W_hh, width, False)
-            for p in range(running):
-                for k in range(width):
-                    gates[p * width + k] += h0_W_hh[k]
+        # All four gates' recurrent terms in one product. At t = 0 every
+        # sequence starts from the same h0 (row stride 0), or from zero.
+        if t > 0 or has_initial_state:
+            packed_gemm(<int> running, width, hidden,
+                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                        packed_W_hh, gates, width, True)
         # Gates, c_t and h_t of the slab's rows, in one vectorised pass.
         if floating is float:
             skrnn_lstm_forward_step_float(
