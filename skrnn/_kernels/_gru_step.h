@@ -36,13 +36,13 @@ static void skrnn_gru_forward_step_##T_(                                        
         const T_ *SKRNN_RESTRICT h_prev = H_prev + p * h_prev_stride;            \
         const T_ *SKRNN_RESTRICT hn = HN + p * hidden;                           \
         T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
-        for (Py_ssize_t k = 0; k < 2 * hidden; k++)            /* r, z */        \
-            a[k] = half + half * TANH_ONE(half * a[k]);                          \
-        for (Py_ssize_t k = 0; k < hidden; k++) {              /* n, h */        \
+        SKRNN_TANH_LOOP_##T_(k, 2 * hidden,                    /* r, z */        \
+            a[k] = half + half * TANH_ONE(half * a[k]));                         \
+        SKRNN_TANH_LOOP_##T_(k, hidden, {                      /* n, h */        \
             T_ n = TANH_ONE(a[2 * hidden + k] + a[k] * hn[k]);                   \
             a[2 * hidden + k] = n;                                               \
             h[k] = n + a[hidden + k] * (h_prev[k] - n);                          \
-        }                                                                        \
+        });                                                                      \
     }                                                                            \
 }
 

@@ -63,20 +63,22 @@ static void skrnn_lstm_forward_step_##T_(                                       
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         T_ *SKRNN_RESTRICT a = gates + p * 4 * hidden;                           \
+        T_ *SKRNN_RESTRICT g = a + 2 * hidden;                                   \
+        T_ *SKRNN_RESTRICT o = a + 3 * hidden;                                   \
         const T_ *c_prev = C_prev + p * c_prev_stride;                           \
         T_ *c = cells + p * hidden;                                              \
         T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
-        for (Py_ssize_t k = 0; k < 2 * hidden; k++)            /* i, f */        \
-            a[k] = half + half * TANH_ONE(half * a[k]);                          \
-        for (Py_ssize_t k = 2 * hidden; k < 3 * hidden; k++)   /* g */           \
-            a[k] = TANH_ONE(a[k]);                                               \
-        for (Py_ssize_t k = 3 * hidden; k < 4 * hidden; k++)   /* o */           \
-            a[k] = half + half * TANH_ONE(half * a[k]);                          \
+        SKRNN_TANH_LOOP_##T_(k, 2 * hidden,                    /* i, f */        \
+            a[k] = half + half * TANH_ONE(half * a[k]));                         \
+        SKRNN_TANH_LOOP_##T_(k, hidden,                        /* g */           \
+            g[k] = TANH_ONE(g[k]));                                              \
+        SKRNN_TANH_LOOP_##T_(k, hidden,                        /* o */           \
+            o[k] = half + half * TANH_ONE(half * o[k]));                         \
         SKRNN_NO_LOOP_DEPENDENCE                                                 \
         for (Py_ssize_t k = 0; k < hidden; k++)                                  \
-            c[k] = a[hidden + k] * c_prev[k] + a[k] * a[2 * hidden + k];         \
-        for (Py_ssize_t k = 0; k < hidden; k++)                                  \
-            h[k] = TANH_ONE(c[k]) * a[3 * hidden + k];                           \
+            c[k] = a[hidden + k] * c_prev[k] + a[k] * g[k];                      \
+        SKRNN_TANH_LOOP_##T_(k, hidden,                                          \
+            h[k] = TANH_ONE(c[k]) * o[k]);                                       \
     }                                                                            \
 }
 

@@ -131,11 +131,58 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
 #define SKRNN_MULTIVERSION
 #endif
 
+/* Loops over tanh, by type: SKRNN_TANH_LOOP_double(k, n, statement) and
+ * SKRNN_TANH_LOOP_float(...) run the statement for k = 0, ..., n - 1.
+ *
+ * Each tanh is a chain of dependent multiply-adds (Horner's scheme), twelve
+ * in double: some 50 cycles from argument to result. Vectorised one vector
+ * per iteration, the double loop leaves the out-of-order core too few
+ * independent chains in its window to keep the multiply-add units busy.
+ * So the double loop does SKRNN_INTERLEAVE values per pass, fully unrolled
+ * (eight AVX2 vectors side by side), then the rest one at a time: 1.48 ->
+ * 1.11 ns per value in L1 on this project's AMD EPYC. The float polynomial
+ * is half as long; unrolled the same way, the float LSTM step ran 24%
+ * slower, so float keeps the plain loop.
+ *
+ * The unrolled loop counts from 0 to a constant: with Python's -fwrapv an
+ * upper limit such as start + 32 may wrap, the trip count is then unknown,
+ * and GCC unrolls the vectorised loop instead (three times slower). Loops
+ * starting at an offset ran slower too, hence k from 0. */
+#define SKRNN_INTERLEAVE 32
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define SKRNN_UNROLL_INTERLEAVED _Pragma("GCC unroll 32")
+#elif defined(__clang__)
+#define SKRNN_UNROLL_INTERLEAVED _Pragma("clang loop unroll(full)")
+#else
+#define SKRNN_UNROLL_INTERLEAVED
+#endif
+#define SKRNN_TANH_LOOP_double(k, n, ...)                                        \
+    do {                                                                         \
+        const Py_ssize_t k##_n = (n);                                            \
+        Py_ssize_t k##_pass = 0;                                                 \
+        for (; k##_pass + SKRNN_INTERLEAVE <= k##_n;                             \
+             k##_pass += SKRNN_INTERLEAVE) {                                     \
+            SKRNN_UNROLL_INTERLEAVED                                             \
+            for (int k##_j = 0; k##_j < SKRNN_INTERLEAVE; k##_j++) {             \
+                const Py_ssize_t k = k##_pass + k##_j;                           \
+                __VA_ARGS__;                                                     \
+            }                                                                    \
+        }                                                                        \
+        for (Py_ssize_t k = k##_pass; k < k##_n; k++) {                          \
+            __VA_ARGS__;                                                         \
+        }                                                                        \
+    } while (0)
+#define SKRNN_TANH_LOOP_float(k, n, ...)                                         \
+    do {                                                                         \
+        for (Py_ssize_t k = 0; k < (n); k++) {                                   \
+            __VA_ARGS__;                                                         \
+        }                                                                        \
+    } while (0)
+
 SKRNN_MULTIVERSION
 static void skrnn_tanh_inplace(double *a, Py_ssize_t n)
 {
-    for (Py_ssize_t i = 0; i < n; i++)
-        a[i] = skrnn_tanh_one(a[i]);
+    SKRNN_TANH_LOOP_double(i, n, a[i] = skrnn_tanh_one(a[i]));
 }
 
 SKRNN_MULTIVERSION
