@@ -36,9 +36,9 @@ static void skrnn_gru_forward_step_##T_(                                        
         const T_ *SKRNN_RESTRICT h_prev = H_prev + p * h_prev_stride;            \
         const T_ *SKRNN_RESTRICT hn = HN + p * hidden;                           \
         T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
-        SKRNN_TANH_LOOP_##T_(k, 2 * hidden,                    /* r, z */        \
+        SKRNN_TANH_LOOP(k, 2 * hidden,                         /* r, z */        \
             a[k] = half + half * TANH_ONE(half * a[k]));                         \
-        SKRNN_TANH_LOOP_##T_(k, hidden, {                      /* n, h */        \
+        SKRNN_TANH_LOOP(k, hidden, {                           /* n, h */        \
             T_ n = TANH_ONE(a[2 * hidden + k] + a[k] * hn[k]);                   \
             a[2 * hidden + k] = n;                                               \
             h[k] = n + a[hidden + k] * (h_prev[k] - n);                          \

@@ -68,16 +68,16 @@ static void skrnn_lstm_forward_step_##T_(                                       
         const T_ *c_prev = C_prev + p * c_prev_stride;                           \
         T_ *c = cells + p * hidden;                                              \
         T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
-        SKRNN_TANH_LOOP_##T_(k, 2 * hidden,                    /* i, f */        \
+        SKRNN_TANH_LOOP(k, 2 * hidden,                         /* i, f */        \
             a[k] = half + half * TANH_ONE(half * a[k]));                         \
-        SKRNN_TANH_LOOP_##T_(k, hidden,                        /* g */           \
+        SKRNN_TANH_LOOP(k, hidden,                             /* g */           \
             g[k] = TANH_ONE(g[k]));                                              \
-        SKRNN_TANH_LOOP_##T_(k, hidden,                        /* o */           \
+        SKRNN_TANH_LOOP(k, hidden,                             /* o */           \
             o[k] = half + half * TANH_ONE(half * o[k]));                         \
         SKRNN_NO_LOOP_DEPENDENCE                                                 \
         for (Py_ssize_t k = 0; k < hidden; k++)                                  \
             c[k] = a[hidden + k] * c_prev[k] + a[k] * g[k];                      \
-        SKRNN_TANH_LOOP_##T_(k, hidden,                                          \
+        SKRNN_TANH_LOOP(k, hidden,                                               \
             h[k] = TANH_ONE(c[k]) * o[k]);                                       \
     }                                                                            \
 }
