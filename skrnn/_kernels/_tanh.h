@@ -142,8 +142,8 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
  * of double, four of float, side by side), then the rest one at a time. On
  * this project's AMD EPYC that took the double tanh from 1.48 to 1.11 ns
  * per value in L1, and the forward steps at hidden 32 and 128 22-24%
- * (double) and 9-16% (float) faster. 64 values per pass were slower (the
- * registers run out).
+ * (double) and 9-16% (float) faster. 64 values per pass were slower in
+ * both types.
  *
  * The unrolled loop counts from 0 to a constant: with Python's -fwrapv an
  * upper limit such as start + 32 may wrap, the trip count is then unknown,
