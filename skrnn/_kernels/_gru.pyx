@@ -175,6 +175,7 @@ cdef bint _forward_chunk(
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
+    cdef const floating *h_prev   # prev_states, or h0 at t = 0
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
 
@@ -196,17 +197,16 @@ cdef bint _forward_chunk(
                                        running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
+        # At t = 0 every sequence starts from the same h0 (row stride 0).
+        h_prev = prev_states if t > 0 else h0
+        prev_stride = hidden if t > 0 else 0
         # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
         # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
-        # multiply. At t = 0 every sequence starts from the same h0 (row
-        # stride 0), or from zero.
+        # multiply; none from a zero initial state.
         if t > 0 or has_initial_state:
-            prev_stride = hidden if t > 0 else 0
-            packed_gemm(<int> running, 2 * hidden, hidden,
-                        prev_states if t > 0 else h0, prev_stride,
+            packed_gemm(<int> running, 2 * hidden, hidden, h_prev, prev_stride,
                         packed_W_hrz, gates, width, True)
-            packed_gemm_bias(<int> running, hidden, hidden,
-                             prev_states if t > 0 else h0, prev_stride,
+            packed_gemm_bias(<int> running, hidden, hidden, h_prev, prev_stride,
                              packed_W_hn, b_hn, hns, hidden)
         else:
             for p in range(running):
@@ -214,12 +214,10 @@ cdef bint _forward_chunk(
         # Gates and h_t of the slab's rows, in one vectorised pass.
         if floating is float:
             skrnn_gru_forward_step_float(
-                running, hidden, gates, hns, prev_states if t > 0 else h0,
-                hidden if t > 0 else 0, states)
+                running, hidden, gates, hns, h_prev, prev_stride, states)
         else:
             skrnn_gru_forward_step_double(
-                running, hidden, gates, hns, prev_states if t > 0 else h0,
-                hidden if t > 0 else 0, states)
+                running, hidden, gates, hns, h_prev, prev_stride, states)
         keep_final_states(states, running, next_running, hidden, final)
         prev_states = states
         slab += running

@@ -167,7 +167,7 @@ cdef bint _forward_chunk(
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, prev_slab, running, next_running
+    cdef Py_ssize_t t, slab, prev_slab, running, next_running, prev_stride
     cdef bint keep_gates = input_start == NULL
     cdef floating *inputs = work + n_seq * 5 * hidden   # one step's
     cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
@@ -199,21 +199,23 @@ cdef bint _forward_chunk(
                                        running, n_in, width, packed_W_ih, b,
                                        inputs, gates):
                 inputs_finite = False
-        # All four gates' recurrent terms in one product. At t = 0 every
-        # sequence starts from the same h0 (row stride 0), or from zero.
+        # At t = 0 every sequence starts from the same h0 and c0 (row stride
+        # 0); from a zero h0 there are no recurrent terms.
+        prev_stride = hidden if t > 0 else 0
+        # All four gates' recurrent terms in one product.
         if t > 0 or has_initial_state:
             packed_gemm(<int> running, width, hidden,
-                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                        prev_states if t > 0 else h0, prev_stride,
                         packed_W_hh, gates, width, True)
         # Gates, c_t and h_t of the slab's rows, in one vectorised pass.
         if floating is float:
             skrnn_lstm_forward_step_float(
                 running, hidden, gates, cells_prev if t > 0 else c0,
-                hidden if t > 0 else 0, cells, states)
+                prev_stride, cells, states)
         else:
             skrnn_lstm_forward_step_double(
                 running, hidden, gates, cells_prev if t > 0 else c0,
-                hidden if t > 0 else 0, cells, states)
+                prev_stride, cells, states)
         keep_final_states(states, running, next_running, hidden, final)
         prev_states = states
         prev_slab = slab
