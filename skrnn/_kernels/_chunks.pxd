@@ -29,11 +29,11 @@ cdef extern from "_step_inputs.h":
     bint skrnn_gather_step_float(
         const float *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
         const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
-        float *inputs) noexcept nogil
+        float *inputs, Py_ssize_t ld) noexcept nogil
     bint skrnn_gather_step_double(
         const double *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
         const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
-        double *inputs) noexcept nogil
+        double *inputs, Py_ssize_t ld) noexcept nogil
 
 
 cdef extern from "_tanh.h":
@@ -99,58 +99,66 @@ cdef inline void project_inputs(
                      packed_W_ih, b, &A[row0 * width], width)
 
 
-cdef inline bint project_step_inputs(
+cdef inline bint gather_step_inputs(
     const floating *X, const Py_ssize_t *input_start, Py_ssize_t input_step,
     const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,
-    int width, const floating *packed_W_ih, const floating *b,
-    floating *inputs, floating *gates,
+    floating *inputs, Py_ssize_t ld,
 ) noexcept nogil:
-    """gates = (the running sequences' inputs at step t) @ W_ih + b, W_ih
-    packed, where sequence p's input at step t is row
-    ``input_start[p] + t * input_step`` of X and ``seq_len[p]`` its length.
-    Returns whether every input value read was finite.
+    """inputs[p, :n_in] = the input of the chunk's sequence p at step t, for
+    the running sequences, where that input is row
+    ``input_start[p] + t * input_step`` of X and ``seq_len[p]`` is the
+    sequence's length; ``inputs`` has row stride ``ld``. Returns whether
+    every value read was finite.
 
-    The input projection of a prediction pass, one step at a time: it reads
-    the user's rows where they are rather than from a copy of all the
-    inputs in layout order, and keeps one step of gates only. The rows are
-    first gathered into ``inputs`` (running x n_in), and checked there
+    A prediction pass reads the user's rows where they are, a step at a
+    time, rather than from a copy of all the inputs in layout order; the
+    gathered rows are checked for NaN and infinity on the way
     (``_step_inputs.h``)."""
-    cdef bint finite
     if floating is float:
-        finite = skrnn_gather_step_float(X, input_start, input_step, seq_len, t,
-                                         running, n_in, inputs)
+        return skrnn_gather_step_float(X, input_start, input_step, seq_len, t,
+                                       running, n_in, inputs, ld)
     else:
-        finite = skrnn_gather_step_double(X, input_start, input_step, seq_len, t,
-                                          running, n_in, inputs)
-    packed_gemm_bias(<int> running, width, n_in, inputs, n_in, packed_W_ih, b,
-                     gates, width)
-    return finite
+        return skrnn_gather_step_double(X, input_start, input_step, seq_len, t,
+                                        running, n_in, inputs, ld)
 
 
-cdef inline floating *state_rows(
-    floating *H, floating *rolling, Py_ssize_t slab, Py_ssize_t t,
-    Py_ssize_t n_seq, int hidden,
+cdef inline void copy_rows(
+    const floating *source, Py_ssize_t ld_source, Py_ssize_t n_rows,
+    int n_cols, floating *dest, Py_ssize_t ld_dest,
 ) noexcept nogil:
-    """Where a chunk's hidden states of step t go: the slab's rows of H or,
-    when only final states are kept (``rolling`` not NULL), one of the two
-    (n_seq, hidden) blocks of ``rolling`` that the steps alternate between.
-    Prediction's last layer needs no other state, and two blocks stay in
-    cache where all of H (megabytes) would be written out and faulted in."""
-    if rolling == NULL:
-        return &H[slab * hidden]
-    return &rolling[(t & 1) * n_seq * hidden]
+    """dest[p, :n_cols] = source[p, :n_cols] for p < n_rows, each array with
+    its own row stride."""
+    cdef Py_ssize_t p
+    for p in range(n_rows):
+        memcpy(&dest[p * ld_dest], &source[p * ld_source], n_cols * sizeof(floating))
 
 
-cdef inline void keep_final_states(
-    const floating *states, Py_ssize_t running, Py_ssize_t next_running,
-    int hidden, floating *final,
+cdef inline void fill_initial_states(
+    floating *blocks, Py_ssize_t n_seq, Py_ssize_t ld, int n_in,
+    const floating *h0, int hidden,
 ) noexcept nogil:
-    """final[p] = states[p] for the slab's sequences that end at this step
-    (p from ``next_running`` to ``running``; the chunk is sorted longest
-    first); nothing if ``final`` is NULL."""
+    """blocks[p, n_in:] = h0 for the chunk's n_seq rows of [x | h] (row
+    stride ``ld``): the h_{-1} beside step 0's inputs in a prediction pass
+    (see ``_predict_chunk`` in the cell kernels)."""
+    cdef Py_ssize_t p
+    for p in range(n_seq):
+        memcpy(&blocks[p * ld + n_in], h0, hidden * sizeof(floating))
+
+
+cdef inline void store_step_states(
+    const floating *states, Py_ssize_t ld, Py_ssize_t running,
+    Py_ssize_t next_running, int hidden, floating *H_slab, floating *final,
+) noexcept nogil:
+    """A prediction step's states h_t (row stride ``ld``) where the layer's
+    caller reads them: into the slab's rows of H, unless ``H_slab`` is NULL,
+    and into ``final`` for the sequences that end at this step (p from
+    ``next_running`` to ``running``; the chunk is sorted longest first),
+    unless ``final`` is NULL."""
+    if H_slab != NULL:
+        copy_rows(states, ld, running, hidden, H_slab, hidden)
     if final != NULL and next_running < running:
-        memcpy(&final[next_running * hidden], &states[next_running * hidden],
-               (running - next_running) * hidden * sizeof(floating))
+        copy_rows(&states[next_running * ld], ld, running - next_running, hidden,
+                  &final[next_running * hidden], hidden)
 
 
 cdef inline void weight_gradients(

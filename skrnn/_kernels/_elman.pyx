@@ -32,10 +32,12 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
 
-from ._packed cimport free_packed, pack_weight, packed_gemm
+from ._packed cimport (
+    free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
+)
 from ._chunks cimport (
-    column_sums, initial_state_gradients, keep_final_states, n_running,
-    project_inputs, project_step_inputs, state_rows,
+    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
+    n_running, project_inputs, store_step_states,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
@@ -51,9 +53,8 @@ ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``elman_forward``."""
-    # (Prediction only) one step's inputs and, when only final states are
-    # kept, two steps' states.
-    return chunk_size * n_in + 2 * chunk_size * hidden
+    # (Prediction only) two blocks of rows [x | h] (see _predict_chunk).
+    return 2 * chunk_size * (n_in + hidden)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -152,34 +153,50 @@ def elman_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_start.shape[0] > 0
+    cdef bint predicting = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
-    # The weights, packed once for every chunk: W_hh for every step, W_ih for
-    # the input projections (of a whole chunk, or step by step to predict).
-    cdef floating *packed_W_hh = pack_weight(
-        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef int hidden = W_hh.shape[0]
+    cdef int n_in = W_ih.shape[0]
+    # The weights, packed once for every chunk. W_ih for the input
+    # projections: of a whole chunk when training; when predicting, of step
+    # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
+    # it below W_ih (see _predict_chunk).
     cdef floating *packed_W_ih = pack_weight(
-        W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+        n_in, hidden, &W_ih[0, 0], W_ih.shape[1], False)
+    cdef floating *packed_W_hh = NULL
+    cdef floating *packed_W_xh = NULL
+    if predicting:
+        packed_W_xh = pack_stacked_weight(
+            n_in, hidden, hidden, &W_ih[0, 0], W_ih.shape[1],
+            &W_hh[0, 0], W_hh.shape[1])
+    else:
+        packed_W_hh = pack_weight(hidden, hidden, &W_hh[0, 0], W_hh.shape[1], False)
     cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        if not _forward_chunk(
-            &seq_len[first], min(chunk_size, n_seq - first),
-            chunk_row_start[c], chunk_row_start[c + 1],
-            X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
-            packed_W_ih, packed_W_hh, &b[0], &h0[0],
-            has_initial_state, activation,
-            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
-            &work[threadid(), 0],
-        ):
-            n_nonfinite_chunks += 1
-    free_packed(packed_W_hh)
+        if predicting:
+            if not _predict_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first), chunk_row_start[c],
+                n_in, hidden, &X[0, 0], &input_start[first], input_step,
+                packed_W_ih, packed_W_xh, &b[0], &h0[0], has_initial_state, activation,
+                NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
+                &work[threadid(), 0],
+            ):
+                n_nonfinite_chunks += 1
+        else:
+            _forward_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first),
+                chunk_row_start[c], chunk_row_start[c + 1], n_in, hidden, &X[0, 0],
+                packed_W_ih, packed_W_hh, &b[0], &h0[0], has_initial_state, activation,
+                &H[0, 0],
+            )
     free_packed(packed_W_ih)
+    free_packed(packed_W_hh)
+    free_packed(packed_W_xh)
     return n_nonfinite_chunks == 0
 
 
-cdef bint _forward_chunk(
+cdef void _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -187,10 +204,50 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
+    const floating *packed_W_ih,
+    const floating *packed_W_hh,
+    const floating *b,
+    const floating *h0,
+    bint has_initial_state,
+    int activation,
+    floating *H,
+) noexcept nogil:
+    """One chunk's time loop when training: the states of every step, in
+    the slab's rows of ``H``, where BPTT reads them."""
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef Py_ssize_t t, slab, running
+    cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
+    cdef const floating *prev_states = NULL
+
+    project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
+
+    # The recurrence: only h_{t-1} @ W_hh is sequential.
+    slab = row0
+    for t in range(n_steps):
+        running = n_running(seq_len, n_seq, t)
+        states = &H[slab * hidden]
+        # At t = 0 every sequence starts from the same h0 (row stride 0), or
+        # from zero.
+        if t > 0 or has_initial_state:
+            packed_gemm(<int> running, hidden, hidden,
+                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                        packed_W_hh, states, hidden, True)
+        _activate(states, running * hidden, activation)
+        prev_states = states
+        slab += running
+
+
+cdef bint _predict_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    int n_in,
+    int hidden,
+    const floating *X,
     const Py_ssize_t *input_start,
     Py_ssize_t input_step,
     const floating *packed_W_ih,
-    const floating *packed_W_hh,
+    const floating *packed_W_xh,
     const floating *b,
     const floating *h0,
     bint has_initial_state,
@@ -199,42 +256,41 @@ cdef bint _forward_chunk(
     floating *final,
     floating *work,
 ) noexcept nogil:
-    """One chunk's time loop; with ``input_start`` given (prediction), each
-    step projects its own inputs. With ``final`` given (then H is NULL),
-    the states of two steps live in ``work`` and each sequence's last one
-    is copied to ``final``. Returns whether every input value read
-    through ``input_start`` was finite."""
+    """One chunk's time loop when predicting, in two blocks of rows [x | h]
+    (row stride n_in + H) in ``work`` that the steps alternate between.
+    Step t gathers x_t into its block, next to the h_{t-1} that step t - 1
+    wrote there, and writes h_t into the other, so that the step is one
+    product, [x_t | h_{t-1}] @ [W_ih; W_hh] + b, then the activation.
+    ``H``, if not NULL, gets the slab's states; ``final``, if not NULL,
+    each sequence's last. Returns whether every input value read was
+    finite."""
+    cdef Py_ssize_t ld = n_in + hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, running, next_running
-    cdef floating *inputs = work            # one step's, for prediction
-    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
-    cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
-    cdef const floating *prev_states = NULL
+    cdef Py_ssize_t t, p, slab, running, next_running
+    cdef floating *xh                               # [x_t | h_{t-1}]
+    cdef floating *states                           # h_t, in the other block
 
-    if input_start == NULL:
-        project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
-
-    # The recurrence: only h_{t-1} @ W_hh is sequential.
+    if has_initial_state:
+        fill_initial_states(work, n_seq, ld, n_in, h0, hidden)
     slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
         next_running = n_running(seq_len, n_seq, t + 1)
-        states = state_rows(H, rolling, slab, t, n_seq, hidden)
-        if input_start != NULL:
-            if not project_step_inputs(X, input_start, input_step, seq_len, t,
-                                       running, n_in, hidden, packed_W_ih, b,
-                                       inputs, states):
-                inputs_finite = False
-        # At t = 0 every sequence starts from the same h0 (row stride 0), or
-        # from zero.
-        if t > 0 or has_initial_state:
-            packed_gemm(<int> running, hidden, hidden,
-                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
-                        packed_W_hh, states, hidden, True)
-        _activate(states, running * hidden, activation)
-        keep_final_states(states, running, next_running, hidden, final)
-        prev_states = states
+        xh = &work[(t & 1) * n_seq * ld]
+        states = &work[((t + 1) & 1) * n_seq * ld + n_in]
+        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
+                                  n_in, xh, ld):
+            inputs_finite = False
+        # From a zero h0, step 0 is the input projection alone.
+        packed_gemm_bias(<int> running, hidden,
+                         <int> ld if t > 0 or has_initial_state else n_in, xh, <int> ld,
+                         packed_W_xh if t > 0 or has_initial_state else packed_W_ih,
+                         b, states, <int> ld)
+        for p in range(running):
+            _activate(&states[p * ld], hidden, activation)
+        store_step_states(states, ld, running, next_running, hidden,
+                          &H[slab * hidden] if H != NULL else NULL, final)
         slab += running
     return inputs_finite
 

@@ -95,6 +95,23 @@ static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   
             }                                                                    \
 }
 
+/* skrnn_pack_stacked_T(k1, k2, n, B1, ldb1, B2, ldb2, packed): packs the
+ * (k1 + k2) x n operand [B1; B2], row-major B1's k1 rows above B2's k2
+ * rows, as one: the weight of a product over [x | h] rows. */
+#define SKRNN_DEFINE_PACK_STACKED(T)                                             \
+static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1, \
+                                   const T *B2, int ldb2, T *packed)             \
+{                                                                                \
+    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    for (int j0 = 0; j0 < n; j0 += nr)                                           \
+        for (int p = 0; p < k1 + k2; p++) {                                      \
+            const T *row = p < k1 ? B1 + (size_t)p * ldb1                        \
+                                  : B2 + (size_t)(p - k1) * ldb2;                \
+            for (int c = 0; c < nr; c++)                                         \
+                *packed++ = j0 + c < n ? row[j0 + c] : (T)0;                     \
+        }                                                                        \
+}
+
 /* skrnn_gemm_packed_T(m, n, k, A, lda, packed, bias, C, ldc, accumulate):
  *     C = A @ op(B),  C = bias + A @ op(B)  or, if ``accumulate``,
  *     C += A @ op(B),
@@ -230,6 +247,8 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
 
 SKRNN_DEFINE_PACK(float)
 SKRNN_DEFINE_PACK(double)
+SKRNN_DEFINE_PACK_STACKED(float)
+SKRNN_DEFINE_PACK_STACKED(double)
 SKRNN_DEFINE_PACKED_GEMM(float)
 SKRNN_DEFINE_PACKED_GEMM(double)
 

@@ -20,28 +20,31 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._packed cimport free_packed, pack_weight, packed_gemm, packed_gemm_bias
+from ._packed cimport (
+    free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
+)
 from ._chunks cimport (
-    column_sums, initial_state_gradients, keep_final_states, n_running,
-    project_inputs, project_step_inputs, state_rows,
-    sum_chunk_gradients, weight_gradients,
+    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
+    n_running, project_inputs, store_step_states, sum_chunk_gradients,
+    weight_gradients,
 )
 
 
 cdef extern from "_gru_step.h" nogil:
     void skrnn_gru_forward_step_float(
         Py_ssize_t running, Py_ssize_t hidden, float *gates, const float *HN,
-        const float *H_prev, Py_ssize_t h_prev_stride, float *H)
+        const float *H_prev, Py_ssize_t h_prev_stride, float *H, Py_ssize_t h_stride)
     void skrnn_gru_forward_step_double(
         Py_ssize_t running, Py_ssize_t hidden, double *gates, const double *HN,
-        const double *H_prev, Py_ssize_t h_prev_stride, double *H)
+        const double *H_prev, Py_ssize_t h_prev_stride, double *H,
+        Py_ssize_t h_stride)
 
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    # (Prediction only) one step's gates, h W_hn + b_hn and inputs and, when
-    # only final states are kept, two steps' states.
-    return chunk_size * (6 * hidden + n_in)
+    # (Prediction only) one step's gates and h W_hn + b_hn, and two blocks
+    # of rows [x | h] (see _predict_chunk).
+    return chunk_size * (6 * hidden + 2 * n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -103,40 +106,74 @@ def gru_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_start.shape[0] > 0
+    cdef bint predicting = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
-    # The weights, packed once for every chunk: W_hh for every step, in two
-    # parts (see _forward_chunk), W_ih for the input projections (of a whole
-    # chunk, or step by step to predict).
-    cdef floating *packed_W_hrz = pack_weight(
-        hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
+    cdef int n_in = W_ih.shape[0]
+    # The weights, packed once for every chunk. W_ih for the input
+    # projections: of a whole chunk when training; when predicting, of step
+    # 0 from a zero h0. W_hh in two parts (see _forward_chunk): h W_hn apart
+    # for r to multiply, and the rest, which prediction stacks below W_ih's
+    # part of the same gates (see _predict_chunk).
+    cdef floating *packed_W_ih = pack_weight(
+        n_in, 3 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
     cdef floating *packed_W_hn = pack_weight(
         hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
-    cdef floating *packed_W_ih = pack_weight(
-        W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+    cdef floating *packed_W_hrz = NULL
+    cdef floating *packed_W_xrz = NULL
+    cdef floating *packed_W_in = NULL
+    if predicting:
+        packed_W_xrz = pack_stacked_weight(
+            n_in, hidden, 2 * hidden, &W_ih[0, 0], W_ih.shape[1],
+            &W_hh[0, 0], W_hh.shape[1])
+        packed_W_in = pack_weight(
+            n_in, hidden, &W_ih[0, 2 * hidden], W_ih.shape[1], False)
+    else:
+        packed_W_hrz = pack_weight(
+            hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        if not _forward_chunk(
-            &seq_len[first], min(chunk_size, n_seq - first),
-            chunk_row_start[c], chunk_row_start[c + 1],
-            X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
-            packed_W_ih, packed_W_hrz, packed_W_hn, &b[0], &b_hn[0], &h0[0],
-            has_initial_state,
-            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
-            NULL if per_step else &A[0, 0],
-            NULL if per_step else &HN[0, 0], &work[threadid(), 0],
-        ):
-            n_nonfinite_chunks += 1
-    free_packed(packed_W_hrz)
-    free_packed(packed_W_hn)
+        if predicting:
+            if not _predict_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first), chunk_row_start[c],
+                n_in, hidden, &X[0, 0], &input_start[first], input_step,
+                packed_W_ih, packed_W_xrz, packed_W_in, packed_W_hn,
+                &b[0], &b_hn[0], &h0[0], has_initial_state,
+                NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
+                &work[threadid(), 0],
+            ):
+                n_nonfinite_chunks += 1
+        else:
+            _forward_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first),
+                chunk_row_start[c], chunk_row_start[c + 1], n_in, hidden, &X[0, 0],
+                packed_W_ih, packed_W_hrz, packed_W_hn, &b[0], &b_hn[0], &h0[0],
+                has_initial_state, &H[0, 0], &A[0, 0], &HN[0, 0],
+            )
     free_packed(packed_W_ih)
+    free_packed(packed_W_hn)
+    free_packed(packed_W_hrz)
+    free_packed(packed_W_xrz)
+    free_packed(packed_W_in)
     return n_nonfinite_chunks == 0
 
 
-cdef bint _forward_chunk(
+cdef inline void _step(
+    Py_ssize_t running, int hidden, floating *gates, const floating *hns,
+    const floating *h_prev, Py_ssize_t prev_stride, floating *states,
+    Py_ssize_t ld_states,
+) noexcept nogil:
+    """Gates and h_t of a slab's rows, in one vectorised pass (_gru_step.h)."""
+    if floating is float:
+        skrnn_gru_forward_step_float(
+            running, hidden, gates, hns, h_prev, prev_stride, states, ld_states)
+    else:
+        skrnn_gru_forward_step_double(
+            running, hidden, gates, hns, h_prev, prev_stride, states, ld_states)
+
+
+cdef void _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -144,8 +181,6 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
-    const Py_ssize_t *input_start,
-    Py_ssize_t input_step,
     const floating *packed_W_ih,
     const floating *packed_W_hrz,
     const floating *packed_W_hn,
@@ -154,49 +189,30 @@ cdef bint _forward_chunk(
     const floating *h0,
     bint has_initial_state,
     floating *H,
-    floating *final,
     floating *A,
     floating *HN,
-    floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``input_start`` given (prediction), ``A``
-    and ``HN`` are NULL: the gates and h W_hn + b_hn of one step live in
-    ``work``, and each step projects its own inputs. With ``final`` given
-    (then H is NULL), so do the hidden states of two steps, and each
-    sequence's last one is copied to ``final``. Returns whether every
-    input value read through ``input_start`` was finite."""
+    """One chunk's time loop when training: every step's gates, states and
+    h W_hn + b_hn are kept for BPTT, in the slab's rows of ``A``, ``H`` and
+    ``HN``."""
     cdef int width = 3 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, slab, running, next_running
+    cdef Py_ssize_t t, p, slab, running
     cdef Py_ssize_t prev_stride
-    cdef bint keep_gates = input_start == NULL
-    cdef floating *inputs = work + n_seq * 4 * hidden   # one step's
-    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
     cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
     cdef const floating *prev_states = NULL
     cdef const floating *h_prev   # prev_states, or h0 at t = 0
     cdef floating *gates          # the slab's gates, row stride ``width``
     cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
 
-    if keep_gates:
-        project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
+    project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
 
     slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
-        next_running = n_running(seq_len, n_seq, t + 1)
-        states = state_rows(H, rolling, slab, t, n_seq, hidden)
-        if keep_gates:
-            gates = &A[slab * width]
-            hns = &HN[slab * hidden]
-        else:
-            gates = work
-            hns = gates + n_seq * width
-            if not project_step_inputs(X, input_start, input_step, seq_len, t,
-                                       running, n_in, width, packed_W_ih, b,
-                                       inputs, gates):
-                inputs_finite = False
+        states = &H[slab * hidden]
+        gates = &A[slab * width]
+        hns = &HN[slab * hidden]
         # At t = 0 every sequence starts from the same h0 (row stride 0).
         h_prev = prev_states if t > 0 else h0
         prev_stride = hidden if t > 0 else 0
@@ -211,15 +227,85 @@ cdef bint _forward_chunk(
         else:
             for p in range(running):
                 memcpy(&hns[p * hidden], b_hn, hidden * sizeof(floating))
-        # Gates and h_t of the slab's rows, in one vectorised pass.
-        if floating is float:
-            skrnn_gru_forward_step_float(
-                running, hidden, gates, hns, h_prev, prev_stride, states)
-        else:
-            skrnn_gru_forward_step_double(
-                running, hidden, gates, hns, h_prev, prev_stride, states)
-        keep_final_states(states, running, next_running, hidden, final)
+        _step(running, hidden, gates, hns, h_prev, prev_stride, states, hidden)
         prev_states = states
+        slab += running
+
+
+cdef bint _predict_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const Py_ssize_t *input_start,
+    Py_ssize_t input_step,
+    const floating *packed_W_ih,
+    const floating *packed_W_xrz,
+    const floating *packed_W_in,
+    const floating *packed_W_hn,
+    const floating *b,
+    const floating *b_hn,
+    const floating *h0,
+    bint has_initial_state,
+    floating *H,
+    floating *final,
+    floating *work,
+) noexcept nogil:
+    """One chunk's time loop when predicting: one step of gates and of
+    h W_hn + b_hn lives in ``work``, beside two blocks of rows
+    [x | h] (row stride n_in + H) that the steps alternate between. Step t
+    gathers x_t into its block, next to the h_{t-1} that step t - 1 wrote
+    there, and writes h_t into the other. The r and z gates' two products
+    are then one, [x_t | h_{t-1}] @ [W_ir W_iz; W_hr W_hz], with no pass to
+    add one product to the other and no short product over the inputs
+    alone. ``H``, if not NULL, gets the slab's states; ``final``, if not
+    NULL, each sequence's last. Returns whether every input value read was
+    finite."""
+    cdef int width = 3 * hidden
+    cdef Py_ssize_t ld = n_in + hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef bint inputs_finite = True
+    cdef Py_ssize_t t, p, slab, running, next_running, prev_stride
+    cdef floating *gates = work                     # row stride ``width``
+    cdef floating *hns = gates + n_seq * width      # row stride ``hidden``
+    cdef floating *blocks = hns + n_seq * hidden
+    cdef floating *xh                               # [x_t | h_{t-1}]
+    cdef floating *states                           # h_t, in the other block
+    cdef const floating *h_prev
+
+    if has_initial_state:
+        fill_initial_states(blocks, n_seq, ld, n_in, h0, hidden)
+    slab = row0
+    for t in range(n_steps):
+        running = n_running(seq_len, n_seq, t)
+        next_running = n_running(seq_len, n_seq, t + 1)
+        xh = &blocks[(t & 1) * n_seq * ld]
+        states = &blocks[((t + 1) & 1) * n_seq * ld + n_in]
+        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
+                                  n_in, xh, ld):
+            inputs_finite = False
+        if t > 0 or has_initial_state:
+            h_prev = &xh[n_in]
+            prev_stride = ld
+            packed_gemm_bias(<int> running, 2 * hidden, <int> ld, xh, <int> ld,
+                             packed_W_xrz, b, gates, width)
+            packed_gemm_bias(<int> running, hidden, n_in, xh, <int> ld,
+                             packed_W_in, &b[2 * hidden], &gates[2 * hidden], width)
+            packed_gemm_bias(<int> running, hidden, hidden, h_prev, <int> ld,
+                             packed_W_hn, b_hn, hns, hidden)
+        else:
+            # From a zero h0: the input projection alone, and hn = b_hn.
+            h_prev = h0
+            prev_stride = 0
+            packed_gemm_bias(<int> running, width, n_in, xh, <int> ld,
+                             packed_W_ih, b, gates, width)
+            for p in range(running):
+                memcpy(&hns[p * hidden], b_hn, hidden * sizeof(floating))
+        _step(running, hidden, gates, hns, h_prev, prev_stride, states, ld)
+        store_step_states(states, ld, running, next_running, hidden,
+                          &H[slab * hidden] if H != NULL else NULL, final)
         slab += running
     return inputs_finite
 

@@ -19,23 +19,23 @@
 #include "_lstm_step.h" /* SKRNN_RESTRICT, SKRNN_MULTIVERSION, tanh */
 
 /* skrnn_gru_forward_step_T(running, hidden, gates, HN, H_prev,
- *                          h_prev_stride, H):
+ *                          h_prev_stride, H, h_stride):
  * gates: running x 3H (row stride 3H), as above in, r, z, n out; HN:
  * running x H; H_prev: rows of stride h_prev_stride (0: h0 for all); H:
- * running x H, written. */
+ * running x H, row stride h_stride, written. */
 #define SKRNN_DEFINE_GRU_FORWARD_STEP(T_, TANH_ONE)                              \
 SKRNN_MULTIVERSION                                                               \
 static void skrnn_gru_forward_step_##T_(                                         \
     Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
     const T_ *SKRNN_RESTRICT HN, const T_ *SKRNN_RESTRICT H_prev,                \
-    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT H)                              \
+    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride)         \
 {                                                                                \
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         T_ *SKRNN_RESTRICT a = gates + p * 3 * hidden;                           \
         const T_ *SKRNN_RESTRICT h_prev = H_prev + p * h_prev_stride;            \
         const T_ *SKRNN_RESTRICT hn = HN + p * hidden;                           \
-        T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
+        T_ *SKRNN_RESTRICT h = H + p * h_stride;                                 \
         SKRNN_TANH_LOOP(k, 2 * hidden,                         /* r, z */        \
             a[k] = half + half * TANH_ONE(half * a[k]));                         \
         SKRNN_TANH_LOOP(k, hidden, {                           /* n, h */        \

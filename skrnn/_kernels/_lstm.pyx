@@ -17,10 +17,12 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._packed cimport free_packed, pack_weight, packed_gemm
+from ._packed cimport (
+    free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
+)
 from ._chunks cimport (
-    column_sums, initial_state_gradients, keep_final_states, n_running,
-    project_inputs, project_step_inputs, state_rows,
+    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
+    n_running, project_inputs, store_step_states,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
 )
@@ -29,11 +31,12 @@ from ._chunks cimport (
 cdef extern from "_lstm_step.h" nogil:
     void skrnn_lstm_forward_step_float(
         Py_ssize_t running, Py_ssize_t hidden, float *gates,
-        const float *C_prev, Py_ssize_t c_prev_stride, float *cells, float *H)
+        const float *C_prev, Py_ssize_t c_prev_stride, float *cells, float *H,
+        Py_ssize_t h_stride)
     void skrnn_lstm_forward_step_double(
         Py_ssize_t running, Py_ssize_t hidden, double *gates,
         const double *C_prev, Py_ssize_t c_prev_stride, double *cells,
-        double *H)
+        double *H, Py_ssize_t h_stride)
     void skrnn_lstm_backward_step_float(
         Py_ssize_t running, Py_ssize_t hidden, const float *A,
         const float *C_prev, Py_ssize_t c_prev_stride, const float *T,
@@ -46,9 +49,9 @@ cdef extern from "_lstm_step.h" nogil:
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
-    # (Prediction only) one step's gates, cell states and inputs and, when
-    # only final states are kept, two steps' states.
-    return chunk_size * (7 * hidden + n_in)
+    # (Prediction only) one step's gates and cell states, and two blocks of
+    # rows [x | h] (see _predict_chunk).
+    return chunk_size * (7 * hidden + 2 * n_in)
 
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
@@ -108,35 +111,65 @@ def lstm_forward(
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
-    cdef bint per_step = input_start.shape[0] > 0
+    cdef bint predicting = input_start.shape[0] > 0
     cdef bint final_only = final.shape[0] > 0
-    # The weights, packed once for every chunk: W_hh for every step, W_ih for
-    # the input projections (of a whole chunk, or step by step to predict).
-    cdef floating *packed_W_hh = pack_weight(
-        W_hh.shape[0], W_hh.shape[1], &W_hh[0, 0], W_hh.shape[1], False)
+    cdef int hidden = W_hh.shape[0]
+    cdef int n_in = W_ih.shape[0]
+    # The weights, packed once for every chunk. W_ih for the input
+    # projections: of a whole chunk when training; when predicting, of step
+    # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
+    # it below W_ih (see _predict_chunk).
     cdef floating *packed_W_ih = pack_weight(
-        W_ih.shape[0], W_ih.shape[1], &W_ih[0, 0], W_ih.shape[1], False)
+        n_in, 4 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
+    cdef floating *packed_W_hh = NULL
+    cdef floating *packed_W_xh = NULL
+    if predicting:
+        packed_W_xh = pack_stacked_weight(
+            n_in, hidden, 4 * hidden, &W_ih[0, 0], W_ih.shape[1],
+            &W_hh[0, 0], W_hh.shape[1])
+    else:
+        packed_W_hh = pack_weight(
+            hidden, 4 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     cdef Py_ssize_t n_nonfinite_chunks = 0
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
-        if not _forward_chunk(
-            &seq_len[first], min(chunk_size, n_seq - first),
-            chunk_row_start[c], chunk_row_start[c + 1],
-            X.shape[1], W_hh.shape[0],
-            &X[0, 0], &input_start[first] if per_step else NULL, input_step,
-            packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0],
-            has_initial_state,
-            NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
-            NULL if per_step else &C[0, 0], NULL if per_step else &A[0, 0],
-            &work[threadid(), 0],
-        ):
-            n_nonfinite_chunks += 1
-    free_packed(packed_W_hh)
+        if predicting:
+            if not _predict_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first), chunk_row_start[c],
+                n_in, hidden, &X[0, 0], &input_start[first], input_step,
+                packed_W_ih, packed_W_xh, &b[0], &h0[0], &c0[0], has_initial_state,
+                NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
+                &work[threadid(), 0],
+            ):
+                n_nonfinite_chunks += 1
+        else:
+            _forward_chunk(
+                &seq_len[first], min(chunk_size, n_seq - first),
+                chunk_row_start[c], chunk_row_start[c + 1], n_in, hidden, &X[0, 0],
+                packed_W_ih, packed_W_hh, &b[0], &h0[0], &c0[0], has_initial_state,
+                &H[0, 0], &C[0, 0], &A[0, 0],
+            )
     free_packed(packed_W_ih)
+    free_packed(packed_W_hh)
+    free_packed(packed_W_xh)
     return n_nonfinite_chunks == 0
 
 
-cdef bint _forward_chunk(
+cdef inline void _step(
+    Py_ssize_t running, int hidden, floating *gates, const floating *cells_prev,
+    Py_ssize_t prev_stride, floating *cells, floating *states, Py_ssize_t ld_states,
+) noexcept nogil:
+    """Gates, c_t and h_t of a slab's rows, in one vectorised pass
+    (_lstm_step.h)."""
+    if floating is float:
+        skrnn_lstm_forward_step_float(
+            running, hidden, gates, cells_prev, prev_stride, cells, states, ld_states)
+    else:
+        skrnn_lstm_forward_step_double(
+            running, hidden, gates, cells_prev, prev_stride, cells, states, ld_states)
+
+
+cdef void _forward_chunk(
     const Py_ssize_t *seq_len,
     Py_ssize_t n_seq,
     Py_ssize_t row0,
@@ -144,8 +177,6 @@ cdef bint _forward_chunk(
     int n_in,
     int hidden,
     const floating *X,
-    const Py_ssize_t *input_start,
-    Py_ssize_t input_step,
     const floating *packed_W_ih,
     const floating *packed_W_hh,
     const floating *b,
@@ -153,52 +184,23 @@ cdef bint _forward_chunk(
     const floating *c0,
     bint has_initial_state,
     floating *H,
-    floating *final,
     floating *C,
     floating *A,
-    floating *work,
 ) noexcept nogil:
-    """One chunk's time loop. With ``input_start`` given (prediction), ``A``
-    and ``C`` are NULL: the gates and cell states of one step live in
-    ``work``, and each step projects its own inputs. With ``final`` given
-    (then H is NULL), so do the hidden states of two steps, and each
-    sequence's last one is copied to ``final``. Returns whether every
-    input value read through ``input_start`` was finite."""
+    """One chunk's time loop when training: every step's gates, cell states
+    and states are kept for BPTT, in the slab's rows of ``A``, ``C`` and
+    ``H``."""
     cdef int width = 4 * hidden
     cdef Py_ssize_t n_steps = seq_len[0]
-    cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, prev_slab, running, next_running, prev_stride
-    cdef bint keep_gates = input_start == NULL
-    cdef floating *inputs = work + n_seq * 5 * hidden   # one step's
-    cdef floating *rolling = inputs + n_seq * n_in if final != NULL else NULL
-    cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
+    cdef Py_ssize_t t, slab, prev_slab, running, prev_stride
     cdef const floating *prev_states = NULL
-    cdef floating *gates          # the slab's gates, row stride ``width``
-    cdef floating *cells          # the slab's cell states, row stride ``hidden``
-    cdef const floating *cells_prev
 
-    if keep_gates:
-        project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
+    project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
 
     slab = row0
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
-        next_running = n_running(seq_len, n_seq, t + 1)
-        states = state_rows(H, rolling, slab, t, n_seq, hidden)
-        if keep_gates:
-            gates = &A[slab * width]
-            cells = &C[slab * hidden]
-            cells_prev = &C[prev_slab * hidden]
-        else:
-            # c_t overwrites c_{t-1} of the same sequence, element by element.
-            gates = work
-            cells = gates + n_seq * width
-            cells_prev = cells
-            if not project_step_inputs(X, input_start, input_step, seq_len, t,
-                                       running, n_in, width, packed_W_ih, b,
-                                       inputs, gates):
-                inputs_finite = False
         # At t = 0 every sequence starts from the same h0 and c0 (row stride
         # 0); from a zero h0 there are no recurrent terms.
         prev_stride = hidden if t > 0 else 0
@@ -206,19 +208,79 @@ cdef bint _forward_chunk(
         if t > 0 or has_initial_state:
             packed_gemm(<int> running, width, hidden,
                         prev_states if t > 0 else h0, prev_stride,
-                        packed_W_hh, gates, width, True)
-        # Gates, c_t and h_t of the slab's rows, in one vectorised pass.
-        if floating is float:
-            skrnn_lstm_forward_step_float(
-                running, hidden, gates, cells_prev if t > 0 else c0,
-                prev_stride, cells, states)
-        else:
-            skrnn_lstm_forward_step_double(
-                running, hidden, gates, cells_prev if t > 0 else c0,
-                prev_stride, cells, states)
-        keep_final_states(states, running, next_running, hidden, final)
-        prev_states = states
+                        packed_W_hh, &A[slab * width], width, True)
+        _step(running, hidden, &A[slab * width],
+              &C[prev_slab * hidden] if t > 0 else c0, prev_stride,
+              &C[slab * hidden], &H[slab * hidden], hidden)
+        prev_states = &H[slab * hidden]
         prev_slab = slab
+        slab += running
+
+
+cdef bint _predict_chunk(
+    const Py_ssize_t *seq_len,
+    Py_ssize_t n_seq,
+    Py_ssize_t row0,
+    int n_in,
+    int hidden,
+    const floating *X,
+    const Py_ssize_t *input_start,
+    Py_ssize_t input_step,
+    const floating *packed_W_ih,
+    const floating *packed_W_xh,
+    const floating *b,
+    const floating *h0,
+    const floating *c0,
+    bint has_initial_state,
+    floating *H,
+    floating *final,
+    floating *work,
+) noexcept nogil:
+    """One chunk's time loop when predicting: one step of gates and the
+    cell states live in ``work`` (c_t overwrites c_{t-1} of the same
+    sequence, element by element), beside two blocks of rows [x | h] (row
+    stride n_in + H) that the steps alternate between. Step t gathers x_t
+    into its block, next to the h_{t-1} that step t - 1 wrote there, and
+    writes h_t into the other, so that the gates are one product,
+    [x_t | h_{t-1}] @ [W_ih; W_hh] + b, with no pass to add the input
+    projection to the recurrent one and no short product over the inputs
+    alone. ``H``, if not NULL, gets the slab's states; ``final``, if not
+    NULL, each sequence's last. Returns whether every input value read was
+    finite."""
+    cdef int width = 4 * hidden
+    cdef Py_ssize_t ld = n_in + hidden
+    cdef Py_ssize_t n_steps = seq_len[0]
+    cdef bint inputs_finite = True
+    cdef Py_ssize_t t, slab, running, next_running
+    cdef floating *gates = work                     # row stride ``width``
+    cdef floating *cells = gates + n_seq * width    # row stride ``hidden``
+    cdef floating *blocks = cells + n_seq * hidden
+    cdef floating *xh                               # [x_t | h_{t-1}]
+    cdef floating *states                           # h_t, in the other block
+
+    if has_initial_state:
+        fill_initial_states(blocks, n_seq, ld, n_in, h0, hidden)
+    slab = row0
+    for t in range(n_steps):
+        running = n_running(seq_len, n_seq, t)
+        next_running = n_running(seq_len, n_seq, t + 1)
+        xh = &blocks[(t & 1) * n_seq * ld]
+        states = &blocks[((t + 1) & 1) * n_seq * ld + n_in]
+        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
+                                  n_in, xh, ld):
+            inputs_finite = False
+        if t > 0 or has_initial_state:
+            packed_gemm_bias(<int> running, width, <int> ld, xh, <int> ld,
+                             packed_W_xh, b, gates, width)
+        else:
+            # From a zero h0: the input projection alone.
+            packed_gemm_bias(<int> running, width, n_in, xh, <int> ld,
+                             packed_W_ih, b, gates, width)
+        # At t = 0 every sequence starts from the same c0 (row stride 0).
+        _step(running, hidden, gates, cells if t > 0 else c0, hidden if t > 0 else 0,
+              cells, states, ld)
+        store_step_states(states, ld, running, next_running, hidden,
+                          &H[slab * hidden] if H != NULL else NULL, final)
         slab += running
     return inputs_finite
 

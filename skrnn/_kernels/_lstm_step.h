@@ -48,17 +48,17 @@
 #endif
 
 /* skrnn_lstm_forward_step_T(running, hidden, gates, C_prev, c_prev_stride,
- *                           cells, H):
+ *                           cells, H, h_stride):
  * gates: running x 4H (row stride 4H), pre-activations in, activations out;
  * C_prev: running rows of stride c_prev_stride (0: c0 for all), which may
- * be ``cells`` itself (a prediction pass updates c in place); cells, H:
- * running x H, written. */
+ * be ``cells`` itself (a prediction pass updates c in place); cells:
+ * running x H, written; H: running x H, row stride h_stride, written. */
 #define SKRNN_DEFINE_LSTM_FORWARD_STEP(T_, TANH_ONE)                             \
 SKRNN_MULTIVERSION                                                               \
 static void skrnn_lstm_forward_step_##T_(                                        \
     Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
     const T_ *C_prev, Py_ssize_t c_prev_stride, T_ *cells,                       \
-    T_ *SKRNN_RESTRICT H)                                                        \
+    T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride)                                   \
 {                                                                                \
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
@@ -67,7 +67,7 @@ static void skrnn_lstm_forward_step_##T_(                                       
         T_ *SKRNN_RESTRICT o = a + 3 * hidden;                                   \
         const T_ *c_prev = C_prev + p * c_prev_stride;                           \
         T_ *c = cells + p * hidden;                                              \
-        T_ *SKRNN_RESTRICT h = H + p * hidden;                                   \
+        T_ *SKRNN_RESTRICT h = H + p * h_stride;                                 \
         SKRNN_TANH_LOOP(k, 2 * hidden,                         /* i, f */        \
             a[k] = half + half * TANH_ONE(half * a[k]));                         \
         SKRNN_TANH_LOOP(k, hidden,                             /* g */           \

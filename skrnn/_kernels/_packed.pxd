@@ -16,6 +16,11 @@ cdef extern from "_gemm.h" nogil:
                           float *packed)
     void skrnn_pack_double(int k, int n, const double *B, int ldb, int transposed,
                            double *packed)
+    void skrnn_pack_stacked_float(int k1, int k2, int n, const float *B1, int ldb1,
+                                  const float *B2, int ldb2, float *packed)
+    void skrnn_pack_stacked_double(int k1, int k2, int n, const double *B1,
+                                   int ldb1, const double *B2, int ldb2,
+                                   double *packed)
     void skrnn_gemm_packed_float(int m, int n, int k, const float *A, int lda,
                                  const float *packed, const float *bias,
                                  float *C, int ldc, int accumulate)
@@ -24,22 +29,44 @@ cdef extern from "_gemm.h" nogil:
                                   double *C, int ldc, int accumulate)
 
 
-cdef inline floating *pack_weight(
-    int k, int n, const floating *B, int ldb, bint transposed,
-) except NULL nogil:
-    """A packed copy of op(B) (k x n): B if not ``transposed``, else B^T,
-    with B row-major and row stride ldb. The caller frees it with
-    ``free_packed``."""
+cdef inline floating *_alloc_packed(int k, int n, const floating *like) except NULL nogil:
+    # ``like``: a pointer of the packed operand's type, to choose it.
     cdef int panel_width = <int> (64 // sizeof(floating))
     cdef floating *packed = <floating *> skrnn_packed_alloc(
         max(1, skrnn_packed_size(k, n, panel_width)) * sizeof(floating))
     if packed == NULL:
         with gil:
             raise MemoryError("cannot allocate the packed recurrent weight")
+    return packed
+
+
+cdef inline floating *pack_weight(
+    int k, int n, const floating *B, int ldb, bint transposed,
+) except NULL nogil:
+    """A packed copy of op(B) (k x n): B if not ``transposed``, else B^T,
+    with B row-major and row stride ldb. The caller frees it with
+    ``free_packed``."""
+    cdef floating *packed = _alloc_packed(k, n, B)
     if floating is float:
         skrnn_pack_float(k, n, B, ldb, transposed, packed)
     else:
         skrnn_pack_double(k, n, B, ldb, transposed, packed)
+    return packed
+
+
+cdef inline floating *pack_stacked_weight(
+    int k1, int k2, int n, const floating *B1, int ldb1, const floating *B2,
+    int ldb2,
+) except NULL nogil:
+    """A packed copy of [B1; B2] ((k1 + k2) x n), for row-major B1 (k1 x n)
+    and B2 (k2 x n) with row strides ldb1 and ldb2: W_ih above W_hh, the
+    weight of a product over rows [x_t | h_{t-1}]. Freed with
+    ``free_packed``."""
+    cdef floating *packed = _alloc_packed(k1 + k2, n, B1)
+    if floating is float:
+        skrnn_pack_stacked_float(k1, k2, n, B1, ldb1, B2, ldb2, packed)
+    else:
+        skrnn_pack_stacked_double(k1, k2, n, B1, ldb1, B2, ldb2, packed)
     return packed
 
 

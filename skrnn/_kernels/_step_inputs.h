@@ -39,20 +39,21 @@
 #endif
 
 /* skrnn_gather_step_T(X, input_start, input_step, seq_len, t, running, n_in,
- *                     inputs):
- *     inputs[p] = X[input_start[p] + t * input_step] for p < running;
- * returns whether every value copied is finite. */
+ *                     inputs, ld):
+ *     inputs[p * ld : p * ld + n_in] = X[input_start[p] + t * input_step]
+ * for p < running; returns whether every value copied is finite. */
 #define SKRNN_DEFINE_GATHER_STEP(T, BITS, EXPONENT)                             \
 SKRNN_MULTIVERSION                                                               \
 static int skrnn_gather_step_##T(const T *X, const Py_ssize_t *input_start,    \
                                  Py_ssize_t input_step,                          \
                                  const Py_ssize_t *seq_len, Py_ssize_t t,        \
-                                 Py_ssize_t running, int n_in, T *inputs)        \
+                                 Py_ssize_t running, int n_in, T *inputs,        \
+                                 Py_ssize_t ld)                                  \
 {                                                                                \
     BITS nonfinite = 0;                                                          \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         const T *row = X + (input_start[p] + t * input_step) * n_in;            \
-        T *out = inputs + p * n_in;                                              \
+        T *out = inputs + p * ld;                                                \
         for (int j = 0; j < n_in; j++) {                                         \
             BITS bits;                                                           \
             memcpy(&bits, &row[j], sizeof bits);                                 \
