@@ -39,6 +39,10 @@ cdef extern from "_step_inputs.h":
 cdef extern from "_tanh.h":
     void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
     void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
+    void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
+                         Py_ssize_t ld) noexcept nogil
+    void skrnn_tanhf_rows(float *a, Py_ssize_t rows, Py_ssize_t cols,
+                          Py_ssize_t ld) noexcept nogil
 
 
 cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
@@ -46,6 +50,16 @@ cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
         skrnn_tanhf_inplace(a, n)
     else:
         skrnn_tanh_inplace(a, n)
+
+
+cdef inline void tanh_rows(
+    floating *a, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
+) noexcept nogil:
+    """a[p, :cols] = tanh(a[p, :cols]) for p < rows, row stride ld."""
+    if floating is float:
+        skrnn_tanhf_rows(a, rows, cols, ld)
+    else:
+        skrnn_tanh_rows(a, rows, cols, ld)
 
 
 cdef inline Py_ssize_t n_running(
@@ -98,6 +112,8 @@ cdef inline void project_inputs(
     packed_gemm_bias(<int> (row1 - row0), width, n_in, &X[row0 * n_in], n_in,
                      packed_W_ih, b, &A[row0 * width], width)
 
+
+# -- a prediction step's rows: [x_t | h_{t-1}], gathered a step at a time -----
 
 cdef inline bint gather_step_inputs(
     const floating *X, const Py_ssize_t *input_start, Py_ssize_t input_step,

@@ -39,7 +39,7 @@ from ._chunks cimport (
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states,
     inputs_beside_states, previous_states_beside_inputs,
-    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
+    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace, tanh_rows,
 )
 
 
@@ -70,6 +70,19 @@ cdef inline void _activate(floating *a, Py_ssize_t n, int activation) noexcept n
             a[i] = a[i] if a[i] > 0 else 0
     else:
         tanh_inplace(a, n)
+
+
+cdef inline void _activate_rows(
+    floating *a, Py_ssize_t rows, int cols, Py_ssize_t ld, int activation,
+) noexcept nogil:
+    """``_activate`` over the first ``cols`` values of rows of stride ld."""
+    cdef Py_ssize_t p, i
+    if activation == RELU:
+        for p in range(rows):
+            for i in range(cols):
+                a[p * ld + i] = a[p * ld + i] if a[p * ld + i] > 0 else 0
+    else:
+        tanh_rows(a, rows, cols, ld)
 
 
 cdef inline floating _activation_grad(floating h, int activation) noexcept nogil:
@@ -110,9 +123,10 @@ def elman_forward(
         If ``input_start`` is not empty, the input of sorted sequence q at
         step t is ``X[input_start[q] + t * input_step]`` (a step of 1 reads
         each sequence forward, -1 from its last row backward), and the
-        pass is a prediction pass: each step projects its own inputs, and
-        the LSTM and GRU keep one step of gates (their ``A``, ``C``, ``HN``
-        are then empty). If empty, X is in row order and the inputs of a
+        pass is a prediction pass: each step reads its own inputs and
+        multiplies them, beside the previous states, in its recurrent
+        product, and the LSTM and GRU keep one step of gates (their ``A``,
+        ``C``, ``HN`` are then empty). If empty, X is in row order and the inputs of a
         whole chunk are projected in one GEMM before its time loop;
         ``input_step`` is then unused.
     seq_len : (n_seq,) array
@@ -267,7 +281,7 @@ cdef bint _predict_chunk(
     cdef Py_ssize_t ld = n_in + hidden
     cdef Py_ssize_t n_steps = seq_len[0]
     cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, slab, running, next_running
+    cdef Py_ssize_t t, slab, running, next_running
     cdef floating *xh                               # [x_t | h_{t-1}]
     cdef floating *states                           # h_t, in the other block
 
@@ -287,8 +301,7 @@ cdef bint _predict_chunk(
                          <int> ld if t > 0 or has_initial_state else n_in, xh, <int> ld,
                          packed_W_xh if t > 0 or has_initial_state else packed_W_ih,
                          b, states, <int> ld)
-        for p in range(running):
-            _activate(&states[p * ld], hidden, activation)
+        _activate_rows(states, running, hidden, ld, activation)
         store_step_states(states, ld, running, next_running, hidden,
                           &H[slab * hidden] if H != NULL else NULL, final)
         slab += running
