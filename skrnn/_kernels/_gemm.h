@@ -2,10 +2,11 @@
  *
  * Inside the time loop each chunk multiplies the states of its running
  * sequences (at most a few dozen rows) by the same recurrent weight at every
- * step: h_{t-1} @ W_hh forward, delta_t @ W_hh^T backward. BLAS copies
- * ("packs") its operands into a cache-friendly order on every call, which
- * costs as much as a sizeable part of the product when the left operand has
- * only 32 rows, and it runs far below its large-matrix speed on such shapes.
+ * step: h_{t-1} @ W_hh forward ([x_t | h_{t-1}] @ [W_ih; W_hh] when
+ * predicting), delta_t @ W_hh^T backward. BLAS copies ("packs") its operands
+ * into a cache-friendly order on every call, which costs as much as a
+ * sizeable part of the product when the left operand has only 32 rows, and
+ * it runs far below its large-matrix speed on such shapes.
  * Here the weight is packed once per layer call, and each step runs a
  * register-blocked loop over it:
  *

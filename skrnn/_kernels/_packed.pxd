@@ -1,7 +1,8 @@
 # The per-step recurrent products on a weight packed once per layer call
 # (the method and the packed layout are described in _gemm.h).
 #
-# A kernel packs W_hh (forward) or W_hh^T (backward) with ``pack_weight``
+# A kernel packs W_hh (forward) or W_hh^T (backward) with ``pack_weight``, or
+# [W_ih; W_hh] with ``pack_stacked_weight`` (prediction),
 # before its parallel loop, shares the packed copy between its threads (it is
 # only read), multiplies with ``packed_gemm`` at every step and frees it with
 # ``free_packed`` at the end.
@@ -36,7 +37,7 @@ cdef inline floating *_alloc_packed(int k, int n, const floating *like) except N
         max(1, skrnn_packed_size(k, n, panel_width)) * sizeof(floating))
     if packed == NULL:
         with gil:
-            raise MemoryError("cannot allocate the packed recurrent weight")
+            raise MemoryError("cannot allocate a packed weight")
     return packed
 
 
