@@ -37,19 +37,10 @@ cdef extern from "_step_inputs.h":
 
 
 cdef extern from "_tanh.h":
-    void skrnn_tanh_inplace(double *a, Py_ssize_t n) noexcept nogil
-    void skrnn_tanhf_inplace(float *a, Py_ssize_t n) noexcept nogil
     void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
                          Py_ssize_t ld) noexcept nogil
     void skrnn_tanhf_rows(float *a, Py_ssize_t rows, Py_ssize_t cols,
                           Py_ssize_t ld) noexcept nogil
-
-
-cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        skrnn_tanhf_inplace(a, n)
-    else:
-        skrnn_tanh_inplace(a, n)
 
 
 cdef inline void tanh_rows(
@@ -60,6 +51,11 @@ cdef inline void tanh_rows(
         skrnn_tanhf_rows(a, rows, cols, ld)
     else:
         skrnn_tanh_rows(a, rows, cols, ld)
+
+
+cdef inline void tanh_inplace(floating *a, Py_ssize_t n) noexcept nogil:
+    """a = tanh(a), in place, over n contiguous values."""
+    tanh_rows(a, 1, n, n)
 
 
 cdef inline Py_ssize_t n_running(

@@ -39,7 +39,7 @@ from ._chunks cimport (
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states,
     inputs_beside_states, previous_states_beside_inputs,
-    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace, tanh_rows,
+    stacked_weight_gradients, sum_chunk_gradients, tanh_rows,
 )
 
 
@@ -62,20 +62,11 @@ def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
     return chunk_size * hidden + hidden
 
 
-cdef inline void _activate(floating *a, Py_ssize_t n, int activation) noexcept nogil:
-    """a = act(a), in place, over n contiguous values."""
-    cdef Py_ssize_t i
-    if activation == RELU:
-        for i in range(n):
-            a[i] = a[i] if a[i] > 0 else 0
-    else:
-        tanh_inplace(a, n)
-
-
 cdef inline void _activate_rows(
-    floating *a, Py_ssize_t rows, int cols, Py_ssize_t ld, int activation,
+    floating *a, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int activation,
 ) noexcept nogil:
-    """``_activate`` over the first ``cols`` values of rows of stride ld."""
+    """a = act(a), in place, over the first ``cols`` values of ``rows`` rows
+    of stride ``ld`` (a contiguous block is one row)."""
     cdef Py_ssize_t p, i
     if activation == RELU:
         for p in range(rows):
@@ -246,7 +237,7 @@ cdef void _forward_chunk(
             packed_gemm(<int> running, hidden, hidden,
                         prev_states if t > 0 else h0, hidden if t > 0 else 0,
                         packed_W_hh, states, hidden, True)
-        _activate(states, running * hidden, activation)
+        _activate_rows(states, 1, running * hidden, running * hidden, activation)
         prev_states = states
         slab += running
 

@@ -174,21 +174,9 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
         }                                                                        \
     } while (0)
 
-SKRNN_MULTIVERSION
-static void skrnn_tanh_inplace(double *a, Py_ssize_t n)
-{
-    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_tanh_one(a[i]));
-}
-
-SKRNN_MULTIVERSION
-static void skrnn_tanhf_inplace(float *a, Py_ssize_t n)
-{
-    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_tanhf_one(a[i]));
-}
-
-/* The same over the first ``cols`` values of ``rows`` rows of stride ``ld``,
- * in one call: a call per row of a few dozen values cost an Elman
- * prediction at hidden 32 5% of its time. */
+/* tanh in place over the first ``cols`` values of ``rows`` rows of stride
+ * ``ld`` (a contiguous array is one row), in one call: a call per row of a
+ * few dozen values cost an Elman prediction at hidden 32 5% of its time. */
 SKRNN_MULTIVERSION
 static void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
                             Py_ssize_t ld)
