@@ -78,8 +78,8 @@ class BuildExtWithOpenMP(build_ext):
 extensions = [
     Extension(
         f"skrnn._kernels.{name}",
-        [f"skrnn/_kernels/{name}.pyx"],
-        include_dirs=[np.get_include(), "skrnn/_kernels"],
+        [f"src/skrnn/_kernels/{name}.pyx"],
+        include_dirs=[np.get_include(), "src/skrnn/_kernels"],
         # -fno-trapping-math changes no result (we never unmask FP traps); it
         # lets GCC vectorise the branch-free tanh of _tanh.h.
         extra_compile_args=(

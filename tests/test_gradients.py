@@ -253,7 +253,7 @@ def test_reused_workspace_gives_the_same_gradients(cell, bidirectional):
 @pytest.mark.parametrize("dtype, max_ulp", [(np.float64, 3), (np.float32, 2.5)],
                          ids=["float64", "float32"])
 def test_kernel_tanh_is_accurate_over_its_whole_range(dtype, max_ulp):
-    """The kernels' own tanh (skrnn/_kernels/_tanh.h) against numpy.tanh.
+    """The kernels' own tanh (src/skrnn/_kernels/_tanh.h) against numpy.tanh.
 
     A one-unit network with W_ih = 1 and everything else 0 outputs tanh(x) of
     its single input, so this reads the kernel's tanh directly: large

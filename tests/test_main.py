@@ -16,8 +16,8 @@ def test_main_job_reaches_target_accuracy(capsys):
 
 
 def test_main_runs_as_a_module(tmp_path):
-    # Run outside the source tree, whose uncompiled skrnn/ would shadow the
-    # installed package on `python -m`'s sys.path.
+    # From a temporary directory: the README's own command, run from the
+    # clone's root, is what .ci/run checks.
     result = subprocess.run(
         [sys.executable, "-m", "skrnn", "--max-iter", "2", "--quiet", "--hidden-size", "8"],
         capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
