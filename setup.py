@@ -1,6 +1,12 @@
 """Build the Cython kernels, with OpenMP where the compiler supports it.
 
 Everything else about the package is declared in pyproject.toml.
+
+``SKRNN_BOUNDS_CHECK=1`` builds the kernels for testing instead of speed:
+Cython's bounds and initialisation checks on every memoryview access, and
+AddressSanitizer with glibc's assertions on the C code
+(``doc/user_guide.md``, "Checking the kernels", says how to run the tests on
+such a build).
 """
 
 import os
@@ -16,14 +22,28 @@ from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_openmp", "_layout", "_dense", "_elman", "_lstm", "_gru"]
 
+BOUNDS_CHECK = os.environ.get("SKRNN_BOUNDS_CHECK", "") not in ("", "0")
+
 CYTHON_DIRECTIVES = {
     "language_level": 3,
-    "boundscheck": False,
+    "boundscheck": BOUNDS_CHECK,
     "wraparound": False,
     "cdivision": True,
-    "initializedcheck": False,
+    "initializedcheck": BOUNDS_CHECK,
     "cpow": True,
 }
+
+if sys.platform == "win32":
+    COMPILE_ARGS, LINK_ARGS = ["/O2"], []
+elif BOUNDS_CHECK:
+    SANITIZE = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    COMPILE_ARGS = ["-O1", "-g", "-D_FORTIFY_SOURCE=2", "-D_GLIBCXX_ASSERTIONS"] + SANITIZE
+    LINK_ARGS = SANITIZE
+else:
+    # -fno-trapping-math changes no result (we never unmask FP traps); it
+    # lets GCC vectorise the branch-free tanh of _tanh.h. -g0: the installed
+    # libraries carry no debug information (four fifths of their size).
+    COMPILE_ARGS, LINK_ARGS = ["-O3", "-fno-trapping-math", "-g0"], []
 
 OPENMP_TEST = textwrap.dedent(
     """
@@ -80,11 +100,8 @@ extensions = [
         f"skrnn._kernels.{name}",
         [f"src/skrnn/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "src/skrnn/_kernels"],
-        # -fno-trapping-math changes no result (we never unmask FP traps); it
-        # lets GCC vectorise the branch-free tanh of _tanh.h.
-        extra_compile_args=(
-            ["-O3", "-fno-trapping-math"] if sys.platform != "win32" else ["/O2"]
-        ),
+        extra_compile_args=list(COMPILE_ARGS),
+        extra_link_args=list(LINK_ARGS),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
     for name in KERNELS

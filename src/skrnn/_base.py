@@ -9,6 +9,7 @@ partial_fit, the loss curve and the divergence check. It follows the shape of
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +26,28 @@ from ._sequences import check_n_batch_labels, check_sequences
 from ._threads import effective_n_threads, single_threaded_blas
 from ._weights import from_torch_names, to_torch_names
 from .exceptions import TrainingDivergedError
+
+
+# A mini-batch loss this many times the first mini-batch's warns that the
+# fit is diverging, long before the loss overflows.
+_EXPLODING_LOSS_FACTOR = 1e3
+
+
+@contextmanager
+def _unchanged_on_error(estimator):
+    """Put back every attribute of ``estimator`` if the body raises.
+
+    Validation sets fitted attributes (``n_features_in_``, ``classes_``, ...)
+    as it goes; a later check that fails must not leave some of them new
+    beside the old weights.
+    """
+    saved = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise
 
 
 class BaseRNN(BaseEstimator, metaclass=ABCMeta):
@@ -129,8 +152,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     # -- hooks for the subclasses ------------------------------------------
 
     @abstractmethod
-    def _prepare_targets(self, y, sequences, incremental):
-        """Validate ``y``, fit or check the label encoding; return 2-D targets."""
+    def _prepare_targets(self, y, sequences, incremental, classes=None):
+        """Validate ``y``, fit or check the label encoding; return 2-D targets.
+
+        ``classes``: those given to ``partial_fit``."""
 
     @abstractmethod
     def _validation_split(self, n_samples, targets, rng):
@@ -143,11 +168,20 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     # -- input validation ----------------------------------------------------
 
     def _validate_sequences(self, X, reset, ensure_all_finite=True):
-        """``X`` as Sequences; sets or checks ``n_features_in_``."""
+        """``X`` as Sequences; sets or checks ``n_features_in_``.
+
+        A model fitted on a 2-D array (a table of univariate rows) checks
+        the column count and names of a 2-D ``X``, as scikit-learn does;
+        every other input, and every input of a model fitted on sequences,
+        is checked for its number of features per time step only, since
+        sequences may have any length.
+        """
         sequences, is_tabular = check_sequences(
             X, estimator_name=type(self).__name__, ensure_all_finite=ensure_all_finite
         )
-        if is_tabular:
+        if reset:
+            self._fitted_on_table = is_tabular
+        if is_tabular and self._fitted_on_table:
             # Tabular input: one univariate sequence per row, so the features
             # scikit-learn counts are the columns. validate_data records them
             # (and any DataFrame column names) or checks them against fit.
@@ -194,25 +228,44 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     # -- training --------------------------------------------------------------
 
-    def _fit(self, X, y, incremental=False):
+    def _fit(self, X, y, incremental=False, classes=None):
+        """Validate, then train. A validation error leaves the estimator as
+        it was; a diverging fit keeps the weights of its last finite update
+        (see ``_train_step``)."""
+        with _unchanged_on_error(self):
+            sequences, targets, n_threads = self._prepare_fit(X, y, incremental, classes)
+        # The kernels call BLAS from inside their own OpenMP threads: BLAS
+        # itself must stay single-threaded there.
+        with single_threaded_blas():
+            self._fit_stochastic(sequences, targets, incremental, n_threads)
+        return self
+
+    def _prepare_fit(self, X, y, incremental, classes):
+        """Check every argument of a fit and set up what it trains."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: it runs one "
+                "pass over the data it is given, with no held-out part to stop "
+                "on. Set early_stopping=False, or use fit."
+            )
+        n_threads = effective_n_threads(self.n_threads)
         first_call = not hasattr(self, "_params") or (
             not incremental and not self.warm_start
         )
         sequences = self._validate_sequences(X, reset=first_call)
-        targets = self._prepare_targets(y, sequences, incremental)
+        targets = self._prepare_targets(y, sequences, incremental, classes)
         check_n_batch_labels(sequences, targets)
         # Train in the input's precision: float32 data gives a float32 model.
         dtype = sequences.dtype
         if not first_call and dtype != self._params.dtype:
-            sequences.data = sequences.data.astype(self._params.dtype)
+            sequences.data = _cast_in_range(sequences.data, self._params.dtype, "X")
             dtype = self._params.dtype
-        targets = targets.astype(dtype, copy=False)
+        targets = _cast_in_range(targets, dtype, "y")
 
-        n_threads = effective_n_threads(self.n_threads)
         if first_call:
             self._initialize(targets.shape[1], dtype)
         elif targets.shape[1] != self._network.n_outputs:
@@ -222,12 +275,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             )
         else:
             self._check_same_architecture()
-
-        # The kernels call BLAS from inside their own OpenMP threads: BLAS
-        # itself must stay single-threaded there.
-        with single_threaded_blas():
-            self._fit_stochastic(sequences, targets, incremental, n_threads)
-        return self
+        return sequences, targets, n_threads
 
     def _check_same_architecture(self):
         """warm_start and partial_fit continue the fitted network: refuse
@@ -259,6 +307,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self.n_clipped_steps_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
+        self._first_batch_loss = None
         if self.early_stopping:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -300,6 +349,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
         # The work arrays of every batch's passes, reused from batch to batch.
         workspace = Workspace()
+        self._warned_exploding = False
         start_time = time.perf_counter()
         for _ in range(self.max_iter):
             indices = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
@@ -370,22 +420,52 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         return loss, grad
 
     def _train_step(self, batch, batch_targets, n_threads, workspace):
-        """One update: objective, gradient, clipping, divergence check, step."""
+        """One update: objective, gradient, clipping, divergence check, step.
+
+        Raises TrainingDivergedError, with the weights left as they were
+        before this update, when the loss or gradient is not finite or the
+        update would make a parameter (or the optimizer's state) overflow.
+        """
         loss, grad = self._loss_and_gradient(
             self._params, batch, batch_targets, n_threads, workspace
         )
         norm, clipped = clip_by_global_norm(grad, self.clip_threshold)
         if not (np.isfinite(loss) and np.isfinite(norm)):
-            raise TrainingDivergedError(
-                f"Training diverged at epoch {self.n_iter_ + 1}: the "
-                f"{'loss' if not np.isfinite(loss) else 'gradient'} is not "
-                "finite. The weights are left at their last finite values. "
-                "Try a smaller learning_rate_init, a clip_threshold, or "
-                "scaling the input (e.g. StandardScaler)."
-            )
+            self._diverged("the " + ("loss" if not np.isfinite(loss) else "gradient")
+                           + " is not finite")
+        self._warn_if_exploding(loss)
+        if not self._optimizer.step(grad, accept=self._network.outputs_stay_finite):
+            self._diverged("the update would make the weights or the outputs overflow")
         self.n_clipped_steps_ += int(clipped)
-        self._optimizer.step(grad)
         return loss
+
+    def _diverged(self, reason):
+        # The optimizer's moments are meaningless after a diverging step: a
+        # later partial_fit or warm start begins them afresh, from the
+        # weights kept.
+        self._optimizer = self._make_optimizer()
+        raise TrainingDivergedError(
+            f"Training diverged at epoch {self.n_iter_ + 1}: {reason}. The "
+            "weights are left at their last finite values. Try a smaller "
+            "learning_rate_init, a clip_threshold, or scaling the input "
+            "(e.g. StandardScaler)."
+        )
+
+    def _warn_if_exploding(self, loss):
+        """Warn, once per call, when a mini-batch's loss has grown far past
+        the first one's: the fit is diverging, whether or not it overflows."""
+        if self._first_batch_loss is None:
+            self._first_batch_loss = loss
+        elif (not self._warned_exploding
+              and loss > _EXPLODING_LOSS_FACTOR * self._first_batch_loss > 0):
+            self._warned_exploding = True
+            warnings.warn(
+                f"The training loss is exploding: {loss:.3g} on a mini-batch, "
+                f"against {self._first_batch_loss:.3g} on the first one. Try a "
+                "smaller learning_rate_init, a clip_threshold, or scaling the "
+                "input (e.g. StandardScaler).",
+                ConvergenceWarning,
+            )
 
     def _update_validation_score(self, val_sequences, val_targets, n_threads):
         """Score the held-out part; keep the best parameters seen."""
@@ -421,6 +501,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         # The kernels check that X is finite as they read it: a pass over X
         # less (see ``check_sequences``).
         sequences = self._validate_sequences(X, reset=False, ensure_all_finite=False)
+        user_data = sequences.data
         if sequences.dtype != self._params.dtype:
             sequences.data = sequences.data.astype(self._params.dtype)
         n_threads = effective_n_threads(self.n_threads)
@@ -431,9 +512,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         raw, inputs_finite = self._network.predict_raw(self._params, sequences, n_threads)
         if not inputs_finite:
             # scikit-learn's own check, for its error message (and its
-            # ``assume_finite`` setting).
-            assert_all_finite(sequences.data, input_name="X",
+            # ``assume_finite`` setting), on X as given; a finite X made
+            # infinite by the cast to a float32 model's dtype is named so.
+            assert_all_finite(user_data, input_name="X",
                               estimator_name=type(self).__name__)
+            _cast_in_range(user_data, self._params.dtype, "X")
         return raw
 
     # -- fitted weights ------------------------------------------------------
@@ -513,3 +596,20 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self._params[...] = params
         self._optimizer = self._make_optimizer()
         return self
+
+
+def _cast_in_range(array, dtype, name):
+    """``array`` as ``dtype``; a ValueError if a finite value overflows it
+    (float64 data beyond float32's range, for a float32 model)."""
+    if array.dtype == dtype:
+        return array
+    with np.errstate(over="ignore"):
+        cast = array.astype(dtype)
+    if not np.isfinite(cast).all() and np.isfinite(array).all():
+        raise ValueError(
+            f"{name} has values beyond the range of {np.dtype(dtype).name}, the "
+            f"dtype of this model (largest {np.finfo(dtype).max:.3g}); "
+            f"{name}'s largest magnitude is {np.max(np.abs(array)):.3g}. Scale "
+            f"{name}, or fit the model on {array.dtype.name} data."
+        )
+    return cast

@@ -117,6 +117,13 @@ class BatchLayout:
     def n_chunks(self):
         return self.chunk_row_start.shape[0] - 1
 
+    def team_size(self, n_threads):
+        """Threads worth starting for this batch: at most one per chunk, the
+        unit of parallel work, so that the per-thread work arrays (and the
+        OpenMP team) never grow past what the batch can use, whatever
+        ``n_threads`` asks for."""
+        return max(1, min(n_threads, self.n_chunks))
+
 
 class Workspace:
     """Work arrays kept from one batch to the next of a fit or predict call.
@@ -173,6 +180,21 @@ class RecurrentNetwork:
         """Initial flat parameters (see ``skrnn._params.init_params``)."""
         return init_params(self.spec, self.layout, rng, self.dtype)
 
+    def outputs_stay_finite(self, params):
+        """Whether ``params`` are finite and, where the last layer's states
+        are bounded (|h| <= 1 for every cell but the relu Elman cell), every
+        output is too, whatever the input: |b_j| + sum_i |W_y[i, j]| is
+        finite. Training rejects an update that breaks this, so a fit never
+        ends with weights whose predictions overflow."""
+        if not np.isfinite(params).all():
+            return False
+        if self.spec.cell == "rnn" and self.spec.activation == "relu":
+            return True
+        w = self.layout.views(params)
+        with np.errstate(over="ignore"):
+            bound = np.abs(w["W_y"]).sum(axis=0) + np.abs(w["b_y"])
+        return bool(np.isfinite(bound).all())
+
     # -- forward ---------------------------------------------------------------
 
     def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE,
@@ -207,6 +229,7 @@ class RecurrentNetwork:
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
         batch = BatchLayout(sequences, spec.bidirectional, chunk_size, with_rows=for_backward)
+        n_threads = batch.team_size(n_threads)
         w = self.layout.views(params)
         n_dir = len(spec.directions)
         if for_backward:
@@ -366,6 +389,7 @@ class RecurrentNetwork:
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
         batch = cache["batch"]
+        n_threads = batch.team_size(n_threads)
         layers = cache["layers"]
         w = self.layout.views(params)
         grad = np.empty(self.layout.n_params, self.dtype)

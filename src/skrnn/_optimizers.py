@@ -3,9 +3,18 @@
 The update rules are those of ``sklearn.neural_network`` (SGD with momentum
 or Nesterov momentum and a learning-rate schedule; Adam), applied in place to
 one contiguous array, so each step is a handful of vectorised operations.
+
+A step is computed into buffers of the optimizer's own and committed only
+when the new state is finite and the caller accepts the new parameters: a
+step that would overflow changes nothing and reports it, so the caller keeps
+the last finite weights.
 """
 
 import numpy as np
+
+
+def _all_finite(array):
+    return bool(np.isfinite(array).all())
 
 
 def clip_by_global_norm(grad, threshold):
@@ -62,15 +71,27 @@ class SGDOptimizer:
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros_like(params)
+        self._next_velocity = np.empty_like(params)
+        self._next_params = np.empty_like(params)
 
-    def step(self, grad):
+    def step(self, grad, accept=_all_finite):
+        """Update the parameters in place, unless the new state would not be
+        finite or ``accept(new_params)`` is False: then change nothing and
+        return False."""
         # v <- momentum * v - lr * g ; w <- w + v  (Nesterov: w <- w + momentum * v - lr * g)
-        self.velocity *= self.momentum
-        self.velocity -= self.learning_rate * grad
+        velocity = self._next_velocity
+        np.multiply(self.velocity, self.momentum, out=velocity)
+        velocity -= self.learning_rate * grad
         if self.nesterov:
-            self.params += self.momentum * self.velocity - self.learning_rate * grad
+            update = self.momentum * velocity - self.learning_rate * grad
         else:
-            self.params += self.velocity
+            update = velocity
+        np.add(self.params, update, out=self._next_params)
+        if not (_all_finite(velocity) and accept(self._next_params)):
+            return False
+        self.params[...] = self._next_params
+        self.velocity, self._next_velocity = velocity, self.velocity
+        return True
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch; ``time_step`` counts samples."""
@@ -113,29 +134,41 @@ class AdamOptimizer:
         self.t = 0
         self.first_moment = np.zeros_like(params)
         self.second_moment = np.zeros_like(params)
+        self._next_first_moment = np.empty_like(params)
+        self._next_second_moment = np.empty_like(params)
         self._work = np.empty_like(params)
 
-    def step(self, grad):
-        self.t += 1
-        m, v, work = self.first_moment, self.second_moment, self._work
-        m *= self.beta_1
+    def step(self, grad, accept=_all_finite):
+        """Update the parameters in place, unless the new state would not be
+        finite or ``accept(new_params)`` is False: then change nothing and
+        return False."""
+        t = self.t + 1
+        m, v, work = self._next_first_moment, self._next_second_moment, self._work
+        np.multiply(self.first_moment, self.beta_1, out=m)
         np.multiply(grad, 1 - self.beta_1, out=work)
         m += work
-        v *= self.beta_2
+        np.multiply(self.second_moment, self.beta_2, out=v)
         np.multiply(grad, grad, out=work)
         work *= 1 - self.beta_2
         v += work
         lr = (
             self.learning_rate_init
-            * np.sqrt(1 - self.beta_2**self.t)
-            / (1 - self.beta_1**self.t)
+            * np.sqrt(1 - self.beta_2**t)
+            / (1 - self.beta_1**t)
         )
         # w <- w - lr * m / (sqrt(v) + eps)
         np.sqrt(v, out=work)
         work += self.epsilon
         np.divide(m, work, out=work)
         work *= lr
-        self.params -= work
+        np.subtract(self.params, work, out=work)
+        if not (_all_finite(m) and _all_finite(v) and accept(work)):
+            return False
+        self.params[...] = work
+        self.t = t
+        self.first_moment, self._next_first_moment = m, self.first_moment
+        self.second_moment, self._next_second_moment = v, self.second_moment
+        return True
 
     def iteration_ends(self, time_step):
         pass

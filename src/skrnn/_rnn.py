@@ -309,10 +309,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                 f"`classes={classes!r}` is not the same as on last call to "
                 f"partial_fit, was: {self.classes_!r}"
             )
-        self._partial_fit_classes = classes
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, classes=classes)
 
-    def _prepare_targets(self, y, sequences, incremental):
+    def _prepare_targets(self, y, sequences, incremental, classes=None):
         y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
                          warn=True)
         check_classification_targets(y)
@@ -320,8 +319,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             not incremental and not self.warm_start
         )
         if first_encoding:
-            classes = self._partial_fit_classes if incremental else y
-            self._label_binarizer = LabelBinarizer().fit(classes)
+            self._label_binarizer = LabelBinarizer().fit(classes if incremental else y)
             self.classes_ = self._label_binarizer.classes_
             if len(self.classes_) < 2:
                 raise ValueError(
@@ -548,7 +546,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """
         return self._fit(X, y, incremental=True)
 
-    def _prepare_targets(self, y, sequences, incremental):
+    def _prepare_targets(self, y, sequences, incremental, classes=None):
         y = check_array(
             y, ensure_2d=False, dtype=(np.float64, np.float32),
             ensure_all_finite=True, input_name="y",

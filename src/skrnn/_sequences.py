@@ -4,8 +4,9 @@ Accepted forms of ``X``:
 
 * a 3-D array ``(n_samples, n_timesteps, n_features)`` (Keras, tslearn,
   PyTorch ``batch_first``);
-* a list of 2-D arrays ``(n_timesteps_i, n_features)`` whose lengths differ;
-  a list of 1-D arrays is read as univariate sequences;
+* a list of 2-D arrays ``(n_timesteps_i, n_features)``, of any lengths; a
+  list of 1-D arrays is read as univariate sequences, whether or not their
+  lengths differ;
 * a 2-D array ``(n_samples, n_timesteps)``, read as univariate sequences so
   that tabular data, pipelines and scikit-learn's common checks work.
 
@@ -80,12 +81,23 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     is_tabular : bool
         True when ``X`` was a 2-D array (one univariate sequence per row).
     """
-    if _is_ragged(X):
+    if X is None:
+        raise ValueError(
+            f"{estimator_name} got X=None; it needs sequences: a 3-D array "
+            "(n_samples, n_timesteps, n_features), a list of 2-D arrays "
+            "(n_timesteps_i, n_features), or a 2-D array of univariate rows."
+        )
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(
+            f"{estimator_name} got an empty {type(X).__name__} as X: it holds no "
+            "sequences. Pass at least one."
+        )
+    if _is_sequence_list(X):
         return _check_sequence_list(X, estimator_name), False
 
-    if isinstance(X, (list, tuple)) and X and all(isinstance(s, np.ndarray) for s in X):
-        # check_array would read a list as float64; stacking first keeps
-        # float32 sequences float32.
+    if isinstance(X, (list, tuple)) and all(isinstance(s, np.ndarray) for s in X):
+        # 2-D arrays of one shape. check_array would read a list as
+        # float64; stacking first keeps float32 sequences float32.
         X = np.asarray(X)
     if _is_plain_float_array(X):
         # What check_array would return unchanged. Its general machinery
@@ -141,22 +153,31 @@ def _is_plain_float_array(X):
     )
 
 
-def _is_ragged(X):
-    """True for a list or tuple of sequences that cannot stack into one array.
+def _is_sequence_list(X):
+    """True for a list or tuple read sequence by sequence.
 
-    A list of sequences of one shape is left to ``check_array``: it reads as
-    a 2-D or 3-D array with the same meaning. Sequences of different shapes
-    (lengths, or by mistake feature counts) are checked one by one, so that
-    errors name the sequence at fault.
+    That is every list of numpy arrays or DataFrames but one of 2-D arrays
+    of a single shape (which stacks into a 3-D array of the same meaning),
+    and any list whose items differ in shape. A list of equal-length plain
+    lists is a table, as in scikit-learn, read like a 2-D array. Sequences
+    read one by one are checked one by one, so that errors name the
+    sequence at fault.
     """
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return False
     shapes = set()
+    all_arrays = True
     for seq in X:
         if not hasattr(seq, "__len__") or isinstance(seq, str):
             return False
-        shapes.add(np.shape(seq) if isinstance(seq, np.ndarray) else (len(seq),))
-    return len(shapes) > 1
+        is_array = hasattr(seq, "shape")
+        all_arrays &= is_array
+        shapes.add(tuple(seq.shape) if is_array else (len(seq),))
+    if len(shapes) > 1:
+        return True
+    # One shape: arrays of one dimension are univariate sequences (stacked,
+    # they would read as a table with a column per step).
+    return all_arrays and len(next(iter(shapes))) != 2
 
 
 def _check_sequence_list(X, estimator_name):
@@ -205,8 +226,10 @@ def _check_sequence_list(X, estimator_name):
 
 
 def _read_only(data):
-    # A read-only view guards the caller's array (and ours) against writes.
-    view = data.view()
+    """``data`` C-contiguous, as the kernels read it (a copy only if it is
+    not), behind a read-only view that guards the caller's array (and ours)
+    against writes."""
+    view = np.ascontiguousarray(data).view()
     view.flags.writeable = False
     return view
 

@@ -66,8 +66,10 @@ def from_torch_names(spec, weights, views):
     Raises
     ------
     ValueError
-        If a name is missing or unknown, or an array has the wrong shape or
-        non-finite values. Nothing is written then.
+        If a name is missing or unknown, or an array has the wrong shape, is
+        not real, holds NaN or infinity, or holds values (or, for biases kept
+        as one sum, values whose sum) beyond the range of the views' dtype.
+        Nothing is written then.
     """
     expected = torch_shapes(spec)
     missing = [name for name in expected if name not in weights]
@@ -85,28 +87,51 @@ def from_torch_names(spec, weights, views):
             f"learn_initial_state={spec.learn_initial_state}): "
             + "; ".join(problems) + "."
         )
+    dtype = views["W_y"].dtype
     arrays = {}
     for name, shape in expected.items():
-        value = np.asarray(weights[name], dtype=np.float64)
+        value = np.asarray(weights[name])
+        if np.iscomplexobj(value):
+            raise ValueError(f"Weight {name!r} is complex; weights must be real.")
+        try:
+            value = value.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Weight {name!r} is not numeric: {exc}") from exc
         if value.shape != shape:
             raise ValueError(
                 f"Weight {name!r} has shape {value.shape}; this network needs {shape}."
             )
         if not np.all(np.isfinite(value)):
             raise ValueError(f"Weight {name!r} contains NaN or infinity.")
+        _check_in_range(value, dtype, f"Weight {name!r}")
         arrays[name] = value
+
+    biases = {}
+    for _, tag, _, hidden in spec.layers():
+        bias = arrays["bias_ih" + tag] + arrays["bias_hh" + tag]
+        if spec.cell == "gru":
+            bias[2 * hidden :] = arrays["bias_ih" + tag][2 * hidden :]
+        _check_in_range(bias, dtype, f"The sum of 'bias_ih{tag}' and 'bias_hh{tag}'")
+        biases[tag] = bias
 
     for _, tag, _, hidden in spec.layers():
         views["W_ih" + tag][...] = arrays["weight_ih" + tag].T
         views["W_hh" + tag][...] = arrays["weight_hh" + tag].T
-        bias = arrays["bias_ih" + tag] + arrays["bias_hh" + tag]
         if spec.cell == "gru":
-            bias[2 * hidden :] = arrays["bias_ih" + tag][2 * hidden :]
             views["b_hn" + tag][...] = arrays["bias_hh" + tag][2 * hidden :]
-        views["b" + tag][...] = bias
+        views["b" + tag][...] = biases[tag]
         if spec.learn_initial_state:
             views["h0" + tag][...] = arrays["initial_h" + tag]
             if spec.cell == "lstm":
                 views["c0" + tag][...] = arrays["initial_c" + tag]
     views["W_y"][...] = arrays["output.weight"].T
     views["b_y"][...] = arrays["output.bias"]
+
+
+def _check_in_range(value, dtype, what):
+    """Raise if a finite float64 ``value`` would overflow ``dtype``."""
+    if value.size and np.max(np.abs(value)) > np.finfo(dtype).max:
+        raise ValueError(
+            f"{what} has values beyond the range of {np.dtype(dtype).name}, the "
+            f"dtype of this model (largest {np.finfo(dtype).max:.3g})."
+        )

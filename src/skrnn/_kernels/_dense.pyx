@@ -12,6 +12,7 @@ no BLAS at all.
 
 from cython cimport floating
 
+from ._boundary cimport require_length, require_shape
 from ._packed cimport free_packed, pack_weight, packed_gemm_bias
 
 
@@ -30,9 +31,12 @@ def dense_forward(
     b : (n_out,) array
     out : (n_rows, n_out) array, written
 
-    The caller checks the shapes; the product is single-threaded.
+    The product is single-threaded.
     """
     cdef floating *packed_W
+    require_shape("W", W.shape[0], W.shape[1], X.shape[1], -1)
+    require_length("b", b.shape[0], W.shape[1])
+    require_shape("out", out.shape[0], out.shape[1], X.shape[0], W.shape[1])
     if X.shape[0] == 0 or W.shape[1] == 0:
         return
     packed_W = pack_weight(W.shape[0], W.shape[1], &W[0, 0], W.shape[1], False)

@@ -23,6 +23,9 @@ from libc.string cimport memcpy, memset
 from ._packed cimport (
     free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
 )
+from ._boundary cimport (
+    check_backward_pass, check_forward_pass, require_length, require_shape,
+)
 from ._chunks cimport (
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states, sum_chunk_gradients,
@@ -110,18 +113,28 @@ def gru_forward(
     cdef bint final_only = final.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
     cdef int n_in = W_ih.shape[0]
+    cdef floating *packed_W_ih = NULL
+    cdef floating *packed_W_hn = NULL
+    cdef floating *packed_W_hrz = NULL
+    cdef floating *packed_W_xrz = NULL
+    cdef floating *packed_W_in = NULL
+    cdef Py_ssize_t n_rows = check_forward_pass(
+        seq_len, chunk_row_start, chunk_size, input_start, input_step,
+        X.shape[0], X.shape[1], 3, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
+        W_hh.shape[1], b.shape[0], h0.shape[0], H.shape[0], H.shape[1],
+        final.shape[0], final.shape[1], work.shape[0], work.shape[1],
+        forward_work_size(chunk_size, hidden, n_in), n_threads)
+    require_length("b_hn", b_hn.shape[0], hidden)
+    if not predicting:
+        require_shape("A", A.shape[0], A.shape[1], n_rows, 3 * hidden)
+        require_shape("HN", HN.shape[0], HN.shape[1], n_rows, hidden)
     # The weights, packed once for every chunk. W_ih for the input
     # projections: of a whole chunk when training; when predicting, of step
     # 0 from a zero h0. W_hh in two parts (see _forward_chunk): h W_hn apart
     # for r to multiply, and the rest, which prediction stacks below W_ih's
     # part of the same gates (see _predict_chunk).
-    cdef floating *packed_W_ih = pack_weight(
-        n_in, 3 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
-    cdef floating *packed_W_hn = pack_weight(
-        hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
-    cdef floating *packed_W_hrz = NULL
-    cdef floating *packed_W_xrz = NULL
-    cdef floating *packed_W_in = NULL
+    packed_W_ih = pack_weight(n_in, 3 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
+    packed_W_hn = pack_weight(hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
     if predicting:
         packed_W_xrz = pack_stacked_weight(
             n_in, hidden, 2 * hidden, &W_ih[0, 0], W_ih.shape[1],
@@ -364,8 +377,20 @@ def gru_backward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint need_dX = dX.shape[0] > 0
+    cdef int hidden = W_hh.shape[0]
+    cdef floating *packed_W_hh_T = NULL
+    cdef Py_ssize_t n_rows = check_backward_pass(
+        seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 3,
+        W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
+        has_initial_state, hidden, H.shape[0], H.shape[1],
+        dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
+        work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
+        chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
+    require_shape("A", A.shape[0], A.shape[1], n_rows, 3 * hidden)
+    require_shape("HN", HN.shape[0], HN.shape[1], n_rows, hidden)
+    require_shape("D_next", D_next.shape[0], D_next.shape[1], n_rows, 3 * hidden)
     # The recurrent weight transposed, packed once for every step of every chunk.
-    cdef floating *packed_W_hh_T = pack_weight(
+    packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size

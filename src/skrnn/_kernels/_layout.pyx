@@ -11,6 +11,8 @@ sequence at the mirrored step L - 1 - t.
 from cython cimport floating
 from libc.string cimport memcpy
 
+from ._boundary cimport check_chunked_batch, require_length, require_shape
+
 
 def chunk_layout(
     const Py_ssize_t[::1] seq_start,
@@ -53,6 +55,14 @@ def chunk_layout(
     cdef bint want_last = last_rows.shape[0] > 0
     cdef bint want_reverse = reverse_rows.shape[0] > 0
     cdef Py_ssize_t c, first, last, q, t, row
+    cdef Py_ssize_t n_rows = check_chunked_batch(seq_len, chunk_row_start, chunk_size)
+    require_length("seq_start", seq_start.shape[0], n_seq)
+    require_length("data_rows", data_rows.shape[0], n_rows)
+    if want_last:
+        require_length("last_rows", last_rows.shape[0], n_seq)
+    if want_reverse:
+        require_length("reverse_rows", reverse_rows.shape[0], n_rows)
+    require_length("slab_start", slab_start.shape[0], (seq_len[0] if n_seq else 0) + 1)
     with nogil:
         for c in range(n_chunks):
             first = c * chunk_size
@@ -80,11 +90,17 @@ def gather_rows(const floating[:, ::1] src, const Py_ssize_t[::1] rows,
                 floating[:, ::1] dst):
     """dst[i] = src[rows[i]] for every i: the inputs in layout order.
 
-    Rows of ``src`` are not checked against its length; the caller's layout
-    indexes it by construction.
+    Raises a ValueError, before copying anything, if a row index is not a
+    row of ``src``.
     """
     cdef Py_ssize_t i
     cdef Py_ssize_t row_bytes = src.shape[1] * sizeof(floating)
+    require_shape("dst", dst.shape[0], dst.shape[1], rows.shape[0], src.shape[1])
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= src.shape[0]:
+            raise ValueError(
+                f"gather_rows: row index {rows[i]} at {i} is outside the "
+                f"{src.shape[0]} rows of src")
     if src.shape[1] == 0:
         return
     with nogil:

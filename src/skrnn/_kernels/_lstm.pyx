@@ -20,6 +20,9 @@ from libc.string cimport memcpy, memset
 from ._packed cimport (
     free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
 )
+from ._boundary cimport (
+    check_backward_pass, check_forward_pass, require_length, require_shape,
+)
 from ._chunks cimport (
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states,
@@ -115,14 +118,24 @@ def lstm_forward(
     cdef bint final_only = final.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
     cdef int n_in = W_ih.shape[0]
+    cdef floating *packed_W_ih = NULL
+    cdef floating *packed_W_hh = NULL
+    cdef floating *packed_W_xh = NULL
+    cdef Py_ssize_t n_rows = check_forward_pass(
+        seq_len, chunk_row_start, chunk_size, input_start, input_step,
+        X.shape[0], X.shape[1], 4, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
+        W_hh.shape[1], b.shape[0], h0.shape[0], H.shape[0], H.shape[1],
+        final.shape[0], final.shape[1], work.shape[0], work.shape[1],
+        forward_work_size(chunk_size, hidden, n_in), n_threads)
+    require_length("c0", c0.shape[0], hidden)
+    if not predicting:
+        require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
+        require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
     # The weights, packed once for every chunk. W_ih for the input
     # projections: of a whole chunk when training; when predicting, of step
     # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
     # it below W_ih (see _predict_chunk).
-    cdef floating *packed_W_ih = pack_weight(
-        n_in, 4 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
-    cdef floating *packed_W_hh = NULL
-    cdef floating *packed_W_xh = NULL
+    packed_W_ih = pack_weight(n_in, 4 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
     if predicting:
         packed_W_xh = pack_stacked_weight(
             n_in, hidden, 4 * hidden, &W_ih[0, 0], W_ih.shape[1],
@@ -340,8 +353,21 @@ def lstm_backward(
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef Py_ssize_t c, first
     cdef bint need_dX = dX.shape[0] > 0
+    cdef int hidden = W_hh.shape[0]
+    cdef floating *packed_W_hh_T = NULL
+    cdef Py_ssize_t n_rows = check_backward_pass(
+        seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 4,
+        W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
+        has_initial_state, hidden if has_initial_state else 0, H.shape[0], H.shape[1],
+        dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
+        work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
+        chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
+    require_length("c0", c0.shape[0], hidden)
+    require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
+    require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
+    require_shape("XH", XH.shape[0], XH.shape[1], n_rows, X.shape[1] + hidden)
     # The recurrent weight transposed, packed once for every step of every chunk.
-    cdef floating *packed_W_hh_T = pack_weight(
+    packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         first = c * chunk_size
