@@ -1,4 +1,8 @@
-"""Build the Cython kernels, with OpenMP where the compiler supports it.
+"""Build the Cython kernels.
+
+The kernels run on a team of POSIX threads of their own (``_team.h``).
+OpenMP, where the compiler supports it, only tells them how many threads
+``OMP_NUM_THREADS`` and threadpoolctl allow (the ``_openmp`` module).
 
 Everything else about the package is declared in pyproject.toml.
 
@@ -20,7 +24,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_layout", "_dense", "_elman", "_lstm", "_gru"]
+KERNELS = ["_openmp", "_team", "_layout", "_dense", "_elman", "_lstm", "_gru"]
 
 BOUNDS_CHECK = os.environ.get("SKRNN_BOUNDS_CHECK", "") not in ("", "0")
 
@@ -83,15 +87,22 @@ class BuildExtWithOpenMP(build_ext):
         if flags is None or os.environ.get("SKRNN_NO_OPENMP"):
             warnings.warn(
                 "OpenMP is not available with this compiler: skrnn is built "
-                "without it and its kernels will run on a single thread.",
+                "without it, and reads OMP_NUM_THREADS itself but not "
+                "threadpoolctl's limits on OpenMP.",
                 stacklevel=1,
             )
-            print("skrnn: building WITHOUT OpenMP (single-threaded kernels)", file=sys.stderr)
+            print("skrnn: building WITHOUT OpenMP (no threadpoolctl limits)", file=sys.stderr)
         else:
             compile_flags, link_flags = flags
             for ext in self.extensions:
-                ext.extra_compile_args += compile_flags
-                ext.extra_link_args += link_flags
+                if ext.name.endswith("._openmp"):
+                    ext.extra_compile_args += compile_flags
+                    ext.extra_link_args += link_flags
+        if self.compiler.compiler_type != "msvc":
+            for ext in self.extensions:
+                if ext.name.endswith("._team"):
+                    ext.extra_compile_args += ["-pthread"]
+                    ext.extra_link_args += ["-pthread"]
         super().build_extensions()
 
 

@@ -1,6 +1,6 @@
 """skrnn: recurrent neural networks as scikit-learn estimators.
 
-Elman RNNs trained by backpropagation through time in Cython+OpenMP kernels,
+Elman RNNs trained by backpropagation through time in multi-threaded Cython kernels,
 behind the estimator API of ``sklearn.neural_network``.
 """
 

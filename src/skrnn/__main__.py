@@ -28,7 +28,7 @@ def main(argv=None):
     parser.add_argument("--clip-threshold", type=float, default=1.0,
                         help="global gradient-norm threshold; 0 turns clipping off")
     parser.add_argument("--threads", type=int, default=None,
-                        help="OpenMP threads (default: all allowed)")
+                        help="kernel threads (default: all allowed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     args = parser.parse_args(argv)

@@ -234,7 +234,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         (see ``_train_step``)."""
         with _unchanged_on_error(self):
             sequences, targets, n_threads = self._prepare_fit(X, y, incremental, classes)
-        # The kernels call BLAS from inside their own OpenMP threads: BLAS
+        # The kernels call BLAS from inside their own threads: BLAS
         # itself must stay single-threaded there.
         with single_threaded_blas():
             self._fit_stochastic(sequences, targets, incremental, n_threads)

@@ -120,7 +120,7 @@ class BatchLayout:
     def team_size(self, n_threads):
         """Threads worth starting for this batch: at most one per chunk, the
         unit of parallel work, so that the per-thread work arrays (and the
-        OpenMP team) never grow past what the batch can use, whatever
+        team of threads) never grow past what the batch can use, whatever
         ``n_threads`` asks for."""
         return max(1, min(n_threads, self.n_chunks))
 

@@ -110,9 +110,11 @@ _SHARED_PARAMETERS = """
         gradient is rescaled to this norm. ``None`` disables clipping.
 
     n_threads : int or None, default=None
-        OpenMP threads of the kernels. ``None`` uses what ``OMP_NUM_THREADS``
+        Threads of the kernels. ``None`` uses what ``OMP_NUM_THREADS``
         or a threadpoolctl limit allows, else all physical cores; -1 all of
-        those, -2 all but one, and so on. The result does not depend on it.
+        those, -2 all but one, and so on. A batch runs on at most one thread
+        per chunk of its sequences (32 in training, 64 in prediction). The
+        result does not depend on it.
 """
 
 _SHARED_ATTRIBUTES = """

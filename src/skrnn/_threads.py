@@ -1,6 +1,6 @@
 """Thread settings around kernel calls.
 
-The kernels call BLAS from inside their own OpenMP threads, so BLAS itself
+The kernels call BLAS from inside their own threads, so BLAS itself
 must run single-threaded while they do. threadpoolctl's ``threadpool_limits``
 finds the BLAS libraries by scanning every loaded library, which costs
 milliseconds; the controller is therefore built once and reused, so that

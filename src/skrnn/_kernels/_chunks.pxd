@@ -17,9 +17,12 @@
 # buffers are summed in chunk order (``sum_chunk_gradients``). BLAS runs
 # single-threaded inside (the caller holds a threadpoolctl limit). So results
 # are bitwise the same for any number of threads.
+#
+# Threads: a kernel fills a ``ChunkJob`` with its arguments and has the team
+# of ``_team.pxd`` run one task per chunk.
 
 from cython cimport floating
-from cython.parallel cimport prange
+from libc.stdlib cimport malloc
 from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm
@@ -82,17 +85,101 @@ cdef inline void column_sums(
 
 
 cdef inline void sum_chunk_gradients(
-    const floating[:, ::1] chunk_grad, floating[::1] grad, int n_threads,
+    const floating[:, ::1] chunk_grad, floating[::1] grad,
 ) noexcept nogil:
-    """grad = sum of the chunks' gradients, always added in chunk order."""
+    """grad = sum of the chunks' gradients, always added in chunk order.
+    (On one thread: a few adds per parameter, against a whole BPTT pass.)"""
     cdef Py_ssize_t n_chunks = chunk_grad.shape[0]
     cdef Py_ssize_t i, c
     cdef floating total
-    for i in prange(grad.shape[0], schedule="static", num_threads=n_threads):
+    for i in range(grad.shape[0]):
         total = 0
         for c in range(n_chunks):
             total = total + chunk_grad[c, i]
         grad[i] = total
+
+
+# -- a kernel call's arguments, as the team's tasks read them ------------------
+
+cdef struct ChunkJob:
+    # What every cell's forward or backward pass reads, as raw pointers
+    # (floating-point arrays as void *, of the type ``is_double`` says); a
+    # kernel sets the fields it uses and leaves the rest NULL.
+    bint is_double
+    # The batch layout (see the top of this file).
+    const Py_ssize_t *seq_len
+    const Py_ssize_t *chunk_row_start
+    Py_ssize_t chunk_size
+    Py_ssize_t n_seq
+    int n_in
+    int hidden
+    # The layer's input; a prediction pass reads sequence q's step t at row
+    # ``input_start[q] + t * input_step`` (``input_start`` NULL: training).
+    const void *X
+    const Py_ssize_t *input_start
+    Py_ssize_t input_step
+    # Parameters, and the weights packed for the chunks' products.
+    const void *W_ih
+    const void *W_hh
+    const void *b
+    const void *b_hn
+    const void *h0
+    const void *c0
+    bint has_initial_state
+    int activation
+    const void *packed[4]
+    # What the forward pass writes and BPTT reads (NULL where unused).
+    void *H
+    void *final
+    void *C
+    void *A
+    void *HN
+    # BPTT's arrays.
+    const void *dH
+    void *D
+    void *shifted
+    void *dX
+    void *chunk_grad
+    Py_ssize_t chunk_grad_stride
+    # Scratch rows: one per worker (forward) or per chunk (backward).
+    void *work
+    Py_ssize_t work_stride
+    # Per chunk, whether a prediction pass read only finite inputs.
+    char *chunk_inputs_finite
+
+
+cdef inline void init_job(
+    ChunkJob *job, const floating[:, ::1] X, const Py_ssize_t[::1] seq_len,
+    const Py_ssize_t[::1] chunk_row_start, Py_ssize_t chunk_size, int hidden,
+) noexcept nogil:
+    """Zero ``job``, then set its dtype, batch layout and input."""
+    memset(job, 0, sizeof(ChunkJob))
+    job.is_double = floating is double
+    job.seq_len = &seq_len[0] if seq_len.shape[0] > 0 else NULL
+    job.chunk_row_start = &chunk_row_start[0]
+    job.chunk_size = chunk_size
+    job.n_seq = seq_len.shape[0]
+    job.n_in = <int> X.shape[1]
+    job.hidden = hidden
+    job.X = &X[0, 0] if X.shape[0] > 0 else NULL
+
+
+cdef inline char *new_chunk_flags(Py_ssize_t n_chunks) except NULL:
+    """A flag per chunk (``ChunkJob.chunk_inputs_finite``), freed by the
+    caller with ``free``."""
+    cdef char *flags = <char *> malloc(max(n_chunks, 1))
+    if flags == NULL:
+        raise MemoryError("cannot allocate the chunks' flags")
+    return flags
+
+
+cdef inline void *row_pointer(floating[:, ::1] a) noexcept nogil:
+    """The first row of ``a``, or NULL if it has none."""
+    return &a[0, 0] if a.shape[0] > 0 else NULL
+
+
+cdef inline const void *const_row_pointer(const floating[:, ::1] a) noexcept nogil:
+    return &a[0, 0] if a.shape[0] > 0 else NULL
 
 
 # -- the parts of a chunk's forward and backward pass common to every cell ----

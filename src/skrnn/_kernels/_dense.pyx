@@ -5,7 +5,7 @@ network's raw outputs, ``X @ W + b``: a few thousand rows at most, by a few
 hundred inputs, to a handful of outputs. Through numpy (BLAS), 2,048 x 32 by
 32 x 10 took over 0.1 ms from a cold cache, against 0.03 ms in the
 register-blocked loop of ``_gemm.h``, and it woke BLAS's thread pool, whose
-threads then spun against the kernels' OpenMP threads unless a thread limit
+threads then spun against the kernels' threads unless a thread limit
 was held around the whole prediction. With this product a prediction calls
 no BLAS at all.
 """

@@ -17,7 +17,7 @@ because r multiplies it.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, threadid
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
 from ._packed cimport (
@@ -26,7 +26,9 @@ from ._packed cimport (
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
+from ._team cimport team_run
 from ._chunks cimport (
+    ChunkJob, const_row_pointer, init_job, new_chunk_flags, row_pointer,
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states, sum_chunk_gradients,
     weight_gradients,
@@ -99,20 +101,20 @@ def gru_forward(
     work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
         One row per thread, reused by each chunk it runs.
     n_threads : int
-        OpenMP threads.
+        Threads of the team (_team.pxd) that runs the chunks.
 
     Returns
     -------
     inputs_finite : bool
         As for ``elman_forward``.
     """
-    cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef Py_ssize_t c, first
+    cdef Py_ssize_t c
     cdef bint predicting = input_start.shape[0] > 0
-    cdef bint final_only = final.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
     cdef int n_in = W_ih.shape[0]
+    cdef bint inputs_finite = True
+    cdef ChunkJob job
     cdef floating *packed_W_ih = NULL
     cdef floating *packed_W_hn = NULL
     cdef floating *packed_W_hrz = NULL
@@ -144,32 +146,67 @@ def gru_forward(
     else:
         packed_W_hrz = pack_weight(
             hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
-    cdef Py_ssize_t n_nonfinite_chunks = 0
-    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
-        first = c * chunk_size
-        if predicting:
-            if not _predict_chunk(
-                &seq_len[first], min(chunk_size, n_seq - first), chunk_row_start[c],
-                n_in, hidden, &X[0, 0], &input_start[first], input_step,
-                packed_W_ih, packed_W_xrz, packed_W_in, packed_W_hn,
-                &b[0], &b_hn[0], &h0[0], has_initial_state,
-                NULL if final_only else &H[0, 0], &final[first, 0] if final_only else NULL,
-                &work[threadid(), 0],
-            ):
-                n_nonfinite_chunks += 1
-        else:
-            _forward_chunk(
-                &seq_len[first], min(chunk_size, n_seq - first),
-                chunk_row_start[c], chunk_row_start[c + 1], n_in, hidden, &X[0, 0],
-                packed_W_ih, packed_W_hrz, packed_W_hn, &b[0], &b_hn[0], &h0[0],
-                has_initial_state, &H[0, 0], &A[0, 0], &HN[0, 0],
-            )
+    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.b, job.b_hn, job.h0 = &b[0], &b_hn[0], &h0[0]
+    job.has_initial_state = has_initial_state
+    job.packed[0] = packed_W_ih
+    job.packed[1] = packed_W_xrz if predicting else packed_W_hrz
+    job.packed[2] = packed_W_in
+    job.packed[3] = packed_W_hn
+    job.H, job.final = row_pointer(H), row_pointer(final)
+    job.A, job.HN = row_pointer(A), row_pointer(HN)
+    if predicting:
+        job.input_start, job.input_step = &input_start[0], input_step
+        job.work, job.work_stride = &work[0, 0], work.shape[1]
+        job.chunk_inputs_finite = new_chunk_flags(n_chunks)
+    with nogil:
+        team_run(n_threads, n_chunks, _forward_task, &job)
+    if predicting:
+        for c in range(n_chunks):
+            inputs_finite &= job.chunk_inputs_finite[c]
+        free(job.chunk_inputs_finite)
     free_packed(packed_W_ih)
     free_packed(packed_W_hn)
     free_packed(packed_W_hrz)
     free_packed(packed_W_xrz)
     free_packed(packed_W_in)
-    return n_nonfinite_chunks == 0
+    return inputs_finite
+
+
+cdef void _forward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
+    if (<ChunkJob *> job).is_double:
+        _forward_one_chunk(<ChunkJob *> job, c, worker, <double *> NULL)
+    else:
+        _forward_one_chunk(<ChunkJob *> job, c, worker, <float *> NULL)
+
+
+cdef inline void _forward_one_chunk(
+    const ChunkJob *j, Py_ssize_t c, int worker, floating *dtype,
+) noexcept nogil:
+    """Chunk c of ``gru_forward``; ``dtype`` only selects the type."""
+    cdef Py_ssize_t first = c * j.chunk_size
+    cdef Py_ssize_t n_seq = min(j.chunk_size, j.n_seq - first)
+    if j.input_start != NULL:
+        j.chunk_inputs_finite[c] = _predict_chunk(
+            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
+            <const floating *> j.X, &j.input_start[first], j.input_step,
+            <const floating *> j.packed[0], <const floating *> j.packed[1],
+            <const floating *> j.packed[2], <const floating *> j.packed[3],
+            <const floating *> j.b, <const floating *> j.b_hn, <const floating *> j.h0,
+            j.has_initial_state,
+            NULL if j.final != NULL else <floating *> j.H,
+            <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
+            <floating *> j.work + worker * j.work_stride,
+        )
+    else:
+        _forward_chunk(
+            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
+            j.n_in, j.hidden, <const floating *> j.X,
+            <const floating *> j.packed[0], <const floating *> j.packed[1],
+            <const floating *> j.packed[3],
+            <const floating *> j.b, <const floating *> j.b_hn, <const floating *> j.h0,
+            j.has_initial_state, <floating *> j.H, <floating *> j.A, <floating *> j.HN,
+        )
 
 
 cdef inline void _step(
@@ -371,13 +408,11 @@ def gru_backward(
     grad : (n_local,) array, written
         The layer's gradient, summed over chunks in chunk order.
     n_threads : int
-        OpenMP threads.
+        Threads of the team (_team.pxd) that runs the chunks.
     """
-    cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef Py_ssize_t c, first
-    cdef bint need_dX = dX.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
+    cdef ChunkJob job
     cdef floating *packed_W_hh_T = NULL
     cdef Py_ssize_t n_rows = check_backward_pass(
         seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 3,
@@ -392,19 +427,44 @@ def gru_backward(
     # The recurrent weight transposed, packed once for every step of every chunk.
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
-    for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
-        first = c * chunk_size
-        _backward_chunk(
-            &seq_len[first], min(chunk_size, n_seq - first),
-            chunk_row_start[c], chunk_row_start[c + 1],
-            X.shape[1], W_hh.shape[0],
-            &X[0, 0], &W_ih[0, 0], &W_hh[0, 0], packed_W_hh_T, &h0[0], has_initial_state,
-            &H[0, 0], &A[0, 0], &HN[0, 0], &dH[0, 0],
-            &D[0, 0], &D_next[0, 0], &dX[0, 0] if need_dX else NULL,
-            &work[c, 0], &chunk_grad[c, 0],
-        )
+    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0]
+    job.has_initial_state = has_initial_state
+    job.packed[0] = packed_W_hh_T
+    # (BPTT only reads H, A and HN.)
+    job.H, job.A = <void *> const_row_pointer(H), <void *> const_row_pointer(A)
+    job.HN, job.dH = <void *> const_row_pointer(HN), const_row_pointer(dH)
+    job.D, job.shifted, job.dX = row_pointer(D), row_pointer(D_next), row_pointer(dX)
+    job.work, job.work_stride = row_pointer(work), work.shape[1]
+    job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
+    with nogil:
+        team_run(n_threads, n_chunks, _backward_task, &job)
     free_packed(packed_W_hh_T)
-    sum_chunk_gradients(chunk_grad, grad, n_threads)
+    sum_chunk_gradients(chunk_grad, grad)
+
+
+cdef void _backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
+    if (<ChunkJob *> job).is_double:
+        _backward_one_chunk(<ChunkJob *> job, c, <double *> NULL)
+    else:
+        _backward_one_chunk(<ChunkJob *> job, c, <float *> NULL)
+
+
+cdef inline void _backward_one_chunk(
+    const ChunkJob *j, Py_ssize_t c, floating *dtype,
+) noexcept nogil:
+    """Chunk c of ``gru_backward``; ``dtype`` only selects the type."""
+    cdef Py_ssize_t first = c * j.chunk_size
+    _backward_chunk(
+        &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
+        j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
+        <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
+        <const floating *> j.packed[0], <const floating *> j.h0, j.has_initial_state,
+        <const floating *> j.H, <const floating *> j.A, <const floating *> j.HN,
+        <const floating *> j.dH, <floating *> j.D, <floating *> j.shifted,
+        <floating *> j.dX, <floating *> j.work + c * j.work_stride,
+        <floating *> j.chunk_grad + c * j.chunk_grad_stride,
+    )
 
 
 cdef void _backward_chunk(

@@ -1,20 +1,20 @@
-"""How many OpenMP threads the kernels may use.
+"""How many threads the kernels may use.
 
 The rule is scikit-learn's (``sklearn.utils._openmp_helpers``): honour
 ``OMP_NUM_THREADS`` and any threadpoolctl limit on OpenMP (both show up in
 ``omp_get_max_threads``), otherwise use the physical cores, and read a
-negative request the joblib way (-1: all, -2: all but one, ...).
-
-One exception: a process forked after the kernels ran on several threads
-runs them on one. GNU OpenMP's thread pool does not survive ``fork`` (the
-child would wait forever for threads that were not copied), and a team of
-one never uses the pool.
+negative request the joblib way (-1: all, -2: all but one, ...). The
+kernels' threads are their own (``_team.h``), but they follow the limits
+users set for OpenMP, as scikit-learn's do. Built without OpenMP, skrnn
+reads ``OMP_NUM_THREADS`` itself.
 """
 
 import os
 from functools import lru_cache
 
 from joblib import cpu_count
+
+from ._team import team_available
 
 cdef extern from *:
     """
@@ -49,36 +49,31 @@ def effective_n_threads(n_threads=None):
     Returns
     -------
     int
-        At least 1; always 1 when OpenMP is not available.
+        At least 1; always 1 where the kernels cannot start threads.
     """
-    global _threads_started
     if n_threads == 0:
         raise ValueError("n_threads == 0 is not allowed; use None for all threads.")
-    if not skrnn_openmp_enabled() or _forked_after_threads:
+    if not team_available():
         return 1
     if n_threads is not None and n_threads > 0:
-        n = int(n_threads)
-    else:
+        return int(n_threads)
+    max_threads = _allowed_threads()
+    if n_threads is None:
+        return max_threads
+    return max(1, max_threads + n_threads + 1)
+
+
+def _allowed_threads():
+    """What OMP_NUM_THREADS and threadpoolctl allow, else the physical cores."""
+    if skrnn_openmp_enabled():
         if os.getenv("OMP_NUM_THREADS"):
-            max_threads = skrnn_omp_max_threads()
-        else:
-            max_threads = min(skrnn_omp_max_threads(), _physical_cores())
-        n = max_threads if n_threads is None else max(1, max_threads + n_threads + 1)
-    # The kernels are about to start a team of n (see the module docstring).
-    _threads_started |= n > 1
-    return n
-
-
-_threads_started = False
-_forked_after_threads = False
-
-
-def _after_fork_in_child():
-    global _forked_after_threads
-    _forked_after_threads = _threads_started
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+            return skrnn_omp_max_threads()
+        return min(skrnn_omp_max_threads(), _physical_cores())
+    try:
+        # OpenMP's own reading: the first entry of a list like "4,2".
+        return max(1, int(os.environ["OMP_NUM_THREADS"].split(",")[0]))
+    except (KeyError, ValueError):
+        return _physical_cores()
 
 
 @lru_cache(maxsize=1)
