@@ -30,7 +30,7 @@ from .exceptions import TrainingDivergedError
 
 # A mini-batch loss this many times the first mini-batch's warns that the
 # fit is diverging, long before the loss overflows.
-_EXPLODING_LOSS_FACTOR = 1e3
+_EXPLODING_LOSS_FACTOR = 100
 
 
 @contextmanager
@@ -275,6 +275,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             )
         else:
             self._check_same_architecture()
+            if self._optimizer is None:
+                self._optimizer = self._make_optimizer()
         return sequences, targets, n_threads
 
     def _check_same_architecture(self):
@@ -441,9 +443,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _diverged(self, reason):
         # The optimizer's moments are meaningless after a diverging step: a
-        # later partial_fit or warm start begins them afresh, from the
-        # weights kept.
-        self._optimizer = self._make_optimizer()
+        # later partial_fit or warm start makes a new optimizer, with the
+        # hyperparameters of then, from the weights kept.
+        self._optimizer = None
         raise TrainingDivergedError(
             f"Training diverged at epoch {self.n_iter_ + 1}: {reason}. The "
             "weights are left at their last finite values. Try a smaller "
@@ -503,7 +505,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         sequences = self._validate_sequences(X, reset=False, ensure_all_finite=False)
         user_data = sequences.data
         if sequences.dtype != self._params.dtype:
-            sequences.data = sequences.data.astype(self._params.dtype)
+            # An overflow is reported below, with what caused it.
+            with np.errstate(over="ignore"):
+                sequences.data = sequences.data.astype(self._params.dtype)
         n_threads = effective_n_threads(self.n_threads)
         # No BLAS thread limit: a prediction pass calls no BLAS (the kernels
         # and the output layer multiply on packed weights), so no BLAS thread
