@@ -20,7 +20,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import RecurrentNetwork, Workspace
-from ._optimizers import AdamOptimizer, SGDOptimizer, clip_by_global_norm
+from ._optimizers import (
+    AdamOptimizer, SGDOptimizer, clip_by_global_norm, optimizer_from_state,
+)
 from ._params import NetworkSpec
 from ._sequences import check_n_batch_labels, check_sequences
 from ._threads import effective_n_threads, single_threaded_blas
@@ -522,6 +524,28 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                               estimator_name=type(self).__name__)
             _cast_in_range(user_data, self._params.dtype, "X")
         return raw
+
+    # -- persistence -----------------------------------------------------------
+
+    def __getstate__(self):
+        # The network and the optimizer are stored as plain values (dicts,
+        # arrays, numbers and strings) and rebuilt on loading, so that
+        # ``skops.io`` loads a model trusting only its estimator type.
+        state = dict(super().__getstate__())  # (it may be __dict__ itself)
+        if state.get("_network") is not None:
+            state["_network"] = state["_network"].get_state()
+        if state.get("_optimizer") is not None:
+            state["_optimizer"] = state["_optimizer"].get_state()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("_network"), dict):
+            state["_network"] = RecurrentNetwork.from_state(state["_network"])
+        if isinstance(state.get("_optimizer"), dict):
+            # It updates the model's own parameter array, as it did when saved.
+            state["_optimizer"] = optimizer_from_state(state["_params"], state["_optimizer"])
+        super().__setstate__(state)
 
     # -- fitted weights ------------------------------------------------------
 

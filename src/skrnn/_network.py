@@ -176,6 +176,22 @@ class RecurrentNetwork:
     def n_outputs(self):
         return self.spec.n_outputs
 
+    def get_state(self):
+        """The network as plain values: ``RecurrentNetwork.from_state``
+        rebuilds it (so that persisting a model stores no skrnn objects)."""
+        spec = self.spec
+        return {"n_features": spec.n_features, "n_outputs": spec.n_outputs,
+                "cell": spec.cell, "hidden_sizes": list(spec.hidden_sizes),
+                "bidirectional": spec.bidirectional,
+                "learn_initial_state": spec.learn_initial_state,
+                "activation": spec.activation, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_state(cls, state):
+        state = dict(state)
+        dtype = state.pop("dtype")
+        return cls(NetworkSpec(**state), dtype)
+
     def init_params(self, rng):
         """Initial flat parameters (see ``skrnn._params.init_params``)."""
         return init_params(self.spec, self.layout, rng, self.dtype)

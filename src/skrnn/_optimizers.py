@@ -74,6 +74,13 @@ class SGDOptimizer:
         self._next_velocity = np.empty_like(params)
         self._next_params = np.empty_like(params)
 
+    def get_state(self):
+        """The optimizer as plain values (see ``optimizer_from_state``)."""
+        return {"solver": "sgd", "learning_rate_init": self.learning_rate_init,
+                "learning_rate": self.learning_rate, "lr_schedule": self.lr_schedule,
+                "momentum": self.momentum, "nesterov": self.nesterov,
+                "power_t": self.power_t, "velocity": self.velocity}
+
     def step(self, grad, accept=_all_finite):
         """Update the parameters in place, unless the new state would not be
         finite or ``accept(new_params)`` is False: then change nothing and
@@ -138,6 +145,13 @@ class AdamOptimizer:
         self._next_second_moment = np.empty_like(params)
         self._work = np.empty_like(params)
 
+    def get_state(self):
+        """The optimizer as plain values (see ``optimizer_from_state``)."""
+        return {"solver": "adam", "learning_rate_init": self.learning_rate_init,
+                "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "t": self.t, "first_moment": self.first_moment,
+                "second_moment": self.second_moment}
+
     def step(self, grad, accept=_all_finite):
         """Update the parameters in place, unless the new state would not be
         finite or ``accept(new_params)`` is False: then change nothing and
@@ -177,3 +191,19 @@ class AdamOptimizer:
         if verbose:
             print(msg + " Stopping.")
         return True
+
+
+def optimizer_from_state(params, state):
+    """The optimizer ``get_state`` described, updating ``params``."""
+    if state["solver"] == "sgd":
+        optimizer = SGDOptimizer(params, state["learning_rate_init"], state["lr_schedule"],
+                                 state["momentum"], state["nesterov"], state["power_t"])
+        optimizer.learning_rate = state["learning_rate"]
+        optimizer.velocity[...] = state["velocity"]
+    else:
+        optimizer = AdamOptimizer(params, state["learning_rate_init"], state["beta_1"],
+                                  state["beta_2"], state["epsilon"])
+        optimizer.t = state["t"]
+        optimizer.first_moment[...] = state["first_moment"]
+        optimizer.second_moment[...] = state["second_moment"]
+    return optimizer

@@ -335,7 +335,6 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                 f"Expected only labels in classes_ = {self.classes_!r}, but "
                 f"got {unseen!r}"
             )
-        self._loss = BinaryLogLoss if len(self.classes_) == 2 else MultinomialLogLoss
         # The one-hot targets LabelBinarizer.transform gives (one 0/1 column
         # for two classes), built directly: its checks of y, already made
         # above, cost more than an Elman h32 epoch's loss once per call.
@@ -345,6 +344,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         targets = np.zeros((len(y), len(self.classes_)))
         targets[np.arange(len(y)), class_index] = 1
         return targets
+
+    @property
+    def _loss(self):
+        return BinaryLogLoss if len(self.classes_) == 2 else MultinomialLogLoss
 
     def _validation_split(self, n_samples, targets, rng):
         labels = targets.argmax(axis=1) if targets.shape[1] > 1 else targets[:, 0]
