@@ -72,3 +72,14 @@ def test_targets_sort_each_configuration_into_met_or_missed():
     assert verdicts["peak memory of a fit <= PyTorch's"] == ([], [("rnn float32 h32", "1.25")])
     table = targets.format_verdicts(verdicts)
     assert "| hidden 32 train: >= 4x PyTorch (2 threads) | 1 of 2 | gru float32 h32 train (3.90) |" in table
+
+
+def test_shared_machine_table_gives_medians_and_ratios():
+    import shared_machine
+
+    times = {("main job", load, n): [3.0, 1.0, 2.0] if n == 1 else [1.5, 0.5, 1.0]
+             for load in ("quiet", "busy") for n in (1, 2)}
+    table = shared_machine.format_table(times, ["main job"])
+    assert "| main job | alone | 2.00 | 1.00 | 0.50 |" in table
+    assert "| main job | 1 busy process | 2.00 | 1.00 | 0.50 |" in table
+    assert shared_machine.cpu_description().count(",") == 2

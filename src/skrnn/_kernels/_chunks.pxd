@@ -22,7 +22,9 @@
 # of ``_team.pxd`` run one task per chunk.
 
 from cython cimport floating
-from libc.stdlib cimport malloc
+from libc.stdlib cimport free, malloc
+
+from ._team cimport team_run, team_task
 from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm
@@ -164,13 +166,26 @@ cdef inline void init_job(
     job.X = &X[0, 0] if X.shape[0] > 0 else NULL
 
 
-cdef inline char *new_chunk_flags(Py_ssize_t n_chunks) except NULL:
-    """A flag per chunk (``ChunkJob.chunk_inputs_finite``), freed by the
-    caller with ``free``."""
-    cdef char *flags = <char *> malloc(max(n_chunks, 1))
-    if flags == NULL:
-        raise MemoryError("cannot allocate the chunks' flags")
-    return flags
+cdef inline int run_chunks(
+    ChunkJob *job, team_task task, Py_ssize_t n_chunks, int n_threads,
+) except -1:
+    """Run ``task`` on every chunk of ``job`` on the team; returns whether
+    a prediction pass (``job.input_start`` set) read only finite inputs,
+    from the flag each chunk writes (1 for a training pass)."""
+    cdef Py_ssize_t c
+    cdef int inputs_finite = 1
+    if job.input_start != NULL:
+        job.chunk_inputs_finite = <char *> malloc(max(n_chunks, 1))
+        if job.chunk_inputs_finite == NULL:
+            raise MemoryError("cannot allocate the chunks' flags")
+    with nogil:
+        team_run(n_threads, n_chunks, task, job)
+    if job.input_start != NULL:
+        for c in range(n_chunks):
+            inputs_finite &= job.chunk_inputs_finite[c]
+        free(job.chunk_inputs_finite)
+        job.chunk_inputs_finite = NULL
+    return inputs_finite
 
 
 cdef inline void *row_pointer(floating[:, ::1] a) noexcept nogil:

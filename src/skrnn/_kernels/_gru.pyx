@@ -17,7 +17,6 @@ because r multiplies it.
 """
 
 from cython cimport floating
-from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
 from ._packed cimport (
@@ -26,9 +25,8 @@ from ._packed cimport (
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
-from ._team cimport team_run
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, init_job, new_chunk_flags, row_pointer,
+    ChunkJob, const_row_pointer, init_job, row_pointer, run_chunks,
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states, sum_chunk_gradients,
     weight_gradients,
@@ -109,11 +107,10 @@ def gru_forward(
         As for ``elman_forward``.
     """
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef Py_ssize_t c
     cdef bint predicting = input_start.shape[0] > 0
     cdef int hidden = W_hh.shape[0]
     cdef int n_in = W_ih.shape[0]
-    cdef bint inputs_finite = True
+    cdef bint inputs_finite
     cdef ChunkJob job
     cdef floating *packed_W_ih = NULL
     cdef floating *packed_W_hn = NULL
@@ -158,13 +155,7 @@ def gru_forward(
     if predicting:
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
-        job.chunk_inputs_finite = new_chunk_flags(n_chunks)
-    with nogil:
-        team_run(n_threads, n_chunks, _forward_task, &job)
-    if predicting:
-        for c in range(n_chunks):
-            inputs_finite &= job.chunk_inputs_finite[c]
-        free(job.chunk_inputs_finite)
+    inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
     free_packed(packed_W_ih)
     free_packed(packed_W_hn)
     free_packed(packed_W_hrz)
@@ -437,8 +428,7 @@ def gru_backward(
     job.D, job.shifted, job.dX = row_pointer(D), row_pointer(D_next), row_pointer(dX)
     job.work, job.work_stride = row_pointer(work), work.shape[1]
     job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    with nogil:
-        team_run(n_threads, n_chunks, _backward_task, &job)
+    run_chunks(&job, _backward_task, n_chunks, n_threads)
     free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad)
 
