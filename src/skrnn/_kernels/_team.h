@@ -17,12 +17,17 @@
  *
  * Workers spin for a while after a job (during training the next one
  * usually comes within a millisecond, and waking a sleeping thread costs
- * tens of microseconds), then sleep on a condition variable; but only
- * while the machine has a core for every runnable thread. When it has not
- * (Linux: /proc/loadavg counts more runnable threads than this process may
- * use CPUs, looked at every few milliseconds), a spinning worker would take
- * its time from the caller or from another process, so workers sleep at
- * once. One job runs at a time: a call made while another is running
+ * tens of microseconds), then sleep on a condition variable.
+ *
+ * The machine may be shared: when other processes keep so many threads
+ * runnable that the team would not have a core for each of its threads
+ * (Linux: the runnable count of /proc/loadavg, less this team's own awake
+ * threads, looked at every few milliseconds), the caller runs the job
+ * alone and the workers do not spin. A thread that gets a core only part
+ * of the time makes every job wait for the chunk it holds, and a spinning
+ * one takes its time from the caller or the other processes: on a crowded
+ * machine one thread is faster. One job runs at a time: a call made while
+ * another is running
  * (from another Python thread) runs its tasks alone, on the calling thread.
  * After fork() the child starts new workers (the parent's do not exist
  * there).
@@ -52,6 +57,7 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +80,7 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 #define SKRNN_TEAM_MAX_WORKERS 255
 /* How long an idle worker spins before it sleeps, in nanoseconds. */
 static int64_t skrnn_team_spin_ns = 1000000;
-/* How often a worker looks again whether the machine is oversubscribed. */
+/* How often the caller looks again whether the machine is crowded. */
 #define SKRNN_TEAM_LOAD_CHECK_NS 5000000
 
 typedef struct {
@@ -95,6 +101,9 @@ static struct {
     int sleepers;
     int caller_waiting;
     int atfork_registered;
+    int64_t next_load_check;    /* caller only, under run_lock */
+    atomic_int crowded;         /* the last look found the machine crowded */
+    atomic_int awake;           /* workers not asleep on `wake` */
     _Atomic(skrnn_team_job *) current;
     atomic_int active;          /* workers inside a job */
     /* Read over and over by spinning workers: on a cache line of its own,
@@ -104,7 +113,7 @@ static struct {
 } skrnn_team = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    0, 0, 0, 0, NULL, 0, 0, {0},
+    0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, {0},
 };
 
 static int skrnn_team_available(void) { return 1; }
@@ -129,33 +138,47 @@ static void skrnn_team_claim_tasks(skrnn_team_job *job, int worker) {
     }
 }
 
-/* Whether more threads are runnable on the machine than this process may
- * use CPUs (then spinning takes a core from someone). Linux only; elsewhere
- * never. */
-static int skrnn_team_oversubscribed(void) {
+/* Threads runnable on the machine now (this one included), or -1 where
+ * that cannot be read. */
+static long skrnn_team_runnable_threads(void) {
 #ifdef __linux__
     char text[128];
-    long running = 0;
     ssize_t n;
+    const char *p = text;
     int fd = open("/proc/loadavg", O_RDONLY);
-    cpu_set_t cpus;
-    const char *p;
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     n = read(fd, text, sizeof(text) - 1);
     close(fd);
-    if (n <= 0) return 0;
+    if (n <= 0) return -1;
     text[n] = 0;
     /* "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total. */
-    p = text;
     for (int field = 0; field < 3 && p != NULL; field++) {
         p = strchr(p, ' ');
         if (p != NULL) p++;
     }
-    if (p == NULL) return 0;
-    running = strtol(p, NULL, 10);
-    if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 0;
-    return running > CPU_COUNT(&cpus);
+    return p == NULL ? -1 : strtol(p, NULL, 10);
 #else
+    return -1;
+#endif
+}
+
+/* Whether other threads leave fewer CPUs than n_threads to this process. */
+static int skrnn_team_is_crowded(int n_threads) {
+#ifdef __linux__
+    cpu_set_t cpus;
+    long others = LONG_MAX;
+    /* The smaller of two looks, so that a thread runnable for an instant
+     * (a kernel worker, a shell) does not count. */
+    for (int look = 0; look < 2; look++) {
+        long runnable = skrnn_team_runnable_threads();
+        if (runnable < 0) return 0;
+        runnable -= 1 + atomic_load(&skrnn_team.awake);   /* the caller, the team */
+        if (runnable < others) others = runnable;
+    }
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 0;
+    return others > 0 && others + n_threads > CPU_COUNT(&cpus);
+#else
+    (void) n_threads;
     return 0;
 #endif
 }
@@ -176,25 +199,19 @@ static unsigned skrnn_team_spin(unsigned seen) {
 
 static void *skrnn_team_worker(void *arg) {
     int worker = (int) (intptr_t) arg;
-    int64_t next_load_check = 0;
-    int oversubscribed = 0;
     unsigned seen = atomic_load(&skrnn_team.generation);
     for (;;) {
         unsigned generation = atomic_load_explicit(&skrnn_team.generation,
                                                    memory_order_acquire);
-        if (generation == seen) {
-            int64_t now = skrnn_team_now_ns();
-            if (now >= next_load_check) {
-                oversubscribed = skrnn_team_oversubscribed();
-                next_load_check = now + SKRNN_TEAM_LOAD_CHECK_NS;
-            }
-            if (!oversubscribed) generation = skrnn_team_spin(seen);
-        }
+        if (generation == seen && !atomic_load(&skrnn_team.crowded))
+            generation = skrnn_team_spin(seen);
         if (generation == seen) {
             pthread_mutex_lock(&skrnn_team.mutex);
             while ((generation = atomic_load(&skrnn_team.generation)) == seen) {
                 skrnn_team.sleepers++;
+                atomic_fetch_sub(&skrnn_team.awake, 1);
                 pthread_cond_wait(&skrnn_team.wake, &skrnn_team.mutex);
+                atomic_fetch_add(&skrnn_team.awake, 1);
                 skrnn_team.sleepers--;
             }
             pthread_mutex_unlock(&skrnn_team.mutex);
@@ -221,6 +238,9 @@ static void skrnn_team_after_fork_in_child(void) {
     skrnn_team.n_workers = 0;
     skrnn_team.sleepers = 0;
     skrnn_team.caller_waiting = 0;
+    skrnn_team.next_load_check = 0;
+    atomic_store(&skrnn_team.crowded, 0);
+    atomic_store(&skrnn_team.awake, 0);
     atomic_store(&skrnn_team.current, NULL);
     atomic_store(&skrnn_team.active, 0);
 }
@@ -243,6 +263,7 @@ static void skrnn_team_grow(int n) {
         pthread_attr_destroy(&attr);
         if (failed) break;
         skrnn_team.n_workers++;
+        atomic_fetch_add(&skrnn_team.awake, 1);
     }
 }
 
@@ -255,6 +276,18 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
     Py_ssize_t t;
     if (n_threads <= 1 || n_tasks <= 1
             || pthread_mutex_trylock(&skrnn_team.run_lock) != 0) {
+        for (t = 0; t < n_tasks; t++) task(job_arg, t, 0);
+        return;
+    }
+    {
+        int64_t now = skrnn_team_now_ns();
+        if (now >= skrnn_team.next_load_check) {
+            atomic_store(&skrnn_team.crowded, skrnn_team_is_crowded(n_threads));
+            skrnn_team.next_load_check = now + SKRNN_TEAM_LOAD_CHECK_NS;
+        }
+    }
+    if (atomic_load(&skrnn_team.crowded)) {
+        pthread_mutex_unlock(&skrnn_team.run_lock);
         for (t = 0; t < n_tasks; t++) task(job_arg, t, 0);
         return;
     }
