@@ -382,3 +382,14 @@ def test_readme_example_runs_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exec(compile(example, "README.md", "exec"), {})
+
+
+@pytest.mark.parametrize("params", [dict(validation_fraction=0.0),
+                                    dict(validation_fraction=0.5)])
+def test_an_early_stopping_split_that_cannot_be_made_changes_nothing(params):
+    X, y = _data()
+    clf = RNNClassifier(**FAST).fit(X, y)
+    clf.set_params(early_stopping=True, **params)
+    y_rare = y.copy()
+    y_rare[0] = 2  # a class of one sequence cannot be stratified
+    _assert_raises_and_unchanged(clf, lambda: clf.fit(X, y_rare), "")

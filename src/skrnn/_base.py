@@ -183,7 +183,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         )
         if reset:
             self._fitted_on_table = is_tabular
-        if is_tabular and self._fitted_on_table:
+        if is_tabular and getattr(self, "_fitted_on_table", True):
             # Tabular input: one univariate sequence per row, so the features
             # scikit-learn counts are the columns. validate_data records them
             # (and any DataFrame column names) or checks them against fit.
@@ -236,10 +236,18 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         (see ``_train_step``)."""
         with _unchanged_on_error(self):
             sequences, targets, n_threads = self._prepare_fit(X, y, incremental, classes)
+            validation = None
+            if self.early_stopping:
+                # A split that cannot be made (a class of one sequence,
+                # validation_fraction=0) fails here, before any change.
+                train_idx, val_idx = self._validation_split(
+                    len(sequences), targets, self._random_state)
+                validation = sequences.take(val_idx), targets[val_idx]
+                sequences, targets = sequences.take(train_idx), targets[train_idx]
         # The kernels call BLAS from inside their own threads: BLAS
         # itself must stay single-threaded there.
         with single_threaded_blas():
-            self._fit_stochastic(sequences, targets, incremental, n_threads)
+            self._fit_stochastic(sequences, targets, validation, incremental, n_threads)
         return self
 
     def _prepare_fit(self, X, y, incremental, classes):
@@ -333,13 +341,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.beta_2, self.epsilon,
         )
 
-    def _fit_stochastic(self, sequences, targets, incremental, n_threads):
+    def _fit_stochastic(self, sequences, targets, validation, incremental, n_threads):
+        """The epochs of a fit; ``validation`` is the held-out part
+        (sequences, targets) with early stopping, else None."""
         rng = self._random_state
-        early_stopping = self.early_stopping and not incremental
+        early_stopping = validation is not None
         if early_stopping:
-            train_idx, val_idx = self._validation_split(len(sequences), targets, rng)
-            val_sequences, val_targets = sequences.take(val_idx), targets[val_idx]
-            sequences, targets = sequences.take(train_idx), targets[train_idx]
+            val_sequences, val_targets = validation
         n_samples = len(sequences)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -542,9 +550,16 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         state = dict(state)
         if isinstance(state.get("_network"), dict):
             state["_network"] = RecurrentNetwork.from_state(state["_network"])
-        if isinstance(state.get("_optimizer"), dict):
+        optimizer = state.get("_optimizer")
+        if isinstance(optimizer, (SGDOptimizer, AdamOptimizer)):
+            # Pickled by skrnn 0.1.0, as the object itself.
+            solver = "sgd" if isinstance(optimizer, SGDOptimizer) else "adam"
+            optimizer = dict(vars(optimizer), solver=solver)
+        if isinstance(optimizer, dict):
             # It updates the model's own parameter array, as it did when saved.
-            state["_optimizer"] = optimizer_from_state(state["_params"], state["_optimizer"])
+            state["_optimizer"] = optimizer_from_state(state["_params"], optimizer)
+        if "_params" in state:
+            state.setdefault("_first_batch_loss", None)
         super().__setstate__(state)
 
     # -- fitted weights ------------------------------------------------------

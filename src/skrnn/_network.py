@@ -197,18 +197,27 @@ class RecurrentNetwork:
         return init_params(self.spec, self.layout, rng, self.dtype)
 
     def outputs_stay_finite(self, params):
-        """Whether ``params`` are finite and, where the last layer's states
-        are bounded (|h| <= 1 for every cell but the relu Elman cell), every
-        output is too, whatever the input: |b_j| + sum_i |W_y[i, j]| is
-        finite. Training rejects an update that breaks this, so a fit never
-        ends with weights whose predictions overflow."""
+        """Whether ``params`` are finite and, where the last layer's final
+        states are bounded, every output is too, for any finite states:
+        |b_j| + s * sum_i |W_y[i, j]| is finite, where s bounds the states
+        (1 for tanh and the LSTM; for the GRU, whose state mixes the
+        previous one in, the largest of 1 and a learned h0). The relu Elman
+        cell has no bound, and only finiteness is checked. Training rejects
+        an update that breaks this, so a fit never ends with weights whose
+        predictions overflow."""
         if not np.isfinite(params).all():
             return False
-        if self.spec.cell == "rnn" and self.spec.activation == "relu":
+        spec = self.spec
+        if spec.cell == "rnn" and spec.activation == "relu":
             return True
         w = self.layout.views(params)
+        scale = 1.0
+        if spec.cell == "gru" and spec.learn_initial_state:
+            last = len(spec.hidden_sizes) - 1
+            scale = max([1.0] + [float(np.max(np.abs(w[f"h0_l{last}{d}"])))
+                                 for d in spec.directions])
         with np.errstate(over="ignore"):
-            bound = np.abs(w["W_y"]).sum(axis=0) + np.abs(w["b_y"])
+            bound = scale * np.abs(w["W_y"]).sum(axis=0) + np.abs(w["b_y"])
         return bool(np.isfinite(bound).all())
 
     # -- forward ---------------------------------------------------------------

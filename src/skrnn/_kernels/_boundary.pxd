@@ -180,7 +180,7 @@ cdef inline Py_ssize_t check_backward_pass(
     if dx_rows > 0:
         require_shape("dX", dx_rows, dx_cols, n_rows, x_cols)
     require_at_least("work", work_rows, work_cols, n_chunks, work_size)
-    require_shape("chunk_grad", chunk_grad_rows, chunk_grad_cols, -1, n_local)
-    require_at_least("chunk_grad", chunk_grad_rows, chunk_grad_cols, n_chunks, n_local)
+    # (Every row of chunk_grad is summed into grad.)
+    require_shape("chunk_grad", chunk_grad_rows, chunk_grad_cols, n_chunks, n_local)
     require_length("grad", grad_length, n_local)
     return n_rows

@@ -155,12 +155,14 @@ def gru_forward(
     if predicting:
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
-    inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
-    free_packed(packed_W_ih)
-    free_packed(packed_W_hn)
-    free_packed(packed_W_hrz)
-    free_packed(packed_W_xrz)
-    free_packed(packed_W_in)
+    try:
+        inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
+    finally:
+        free_packed(packed_W_ih)
+        free_packed(packed_W_hn)
+        free_packed(packed_W_hrz)
+        free_packed(packed_W_xrz)
+        free_packed(packed_W_in)
     return inputs_finite
 
 

@@ -152,10 +152,12 @@ def lstm_forward(
     if predicting:
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
-    inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
-    free_packed(packed_W_ih)
-    free_packed(packed_W_hh)
-    free_packed(packed_W_xh)
+    try:
+        inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
+    finally:
+        free_packed(packed_W_ih)
+        free_packed(packed_W_hh)
+        free_packed(packed_W_xh)
     return inputs_finite
 
 

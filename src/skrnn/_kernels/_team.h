@@ -19,11 +19,13 @@
  * usually comes within a millisecond, and waking a sleeping thread costs
  * tens of microseconds), then sleep on a condition variable.
  *
- * The machine may be shared: when other processes keep so many threads
- * runnable that the team would not have a core for each of its threads
- * (Linux: the runnable count of /proc/loadavg, less this team's own awake
- * threads, looked at every few milliseconds), the caller runs the job
- * alone and the workers do not spin. A thread that gets a core only part
+ * The machine may be shared: when other threads keep so many cores busy
+ * that the team would not have a core for each of its threads (Linux: the
+ * runnable count of /proc/loadavg, less this team's own awake threads, at
+ * three looks in a row, one every few milliseconds, so that threads which
+ * only spin for a moment after their own work, as other libraries' thread
+ * pools do, are not counted), the caller runs the job alone and the
+ * workers do not spin. A thread that gets a core only part
  * of the time makes every job wait for the chunk it holds, and a spinning
  * one takes its time from the caller or the other processes: on a crowded
  * machine one thread is faster. One job runs at a time: a call made while
@@ -45,6 +47,7 @@ typedef void (*skrnn_team_task)(void *job, Py_ssize_t task, int worker);
 
 /* No pthreads or C11 atomics: every job runs on the calling thread. */
 static int skrnn_team_available(void) { return 0; }
+static void skrnn_team_init(void) {}
 static void skrnn_team_set_spin_ns(int64_t ns) { (void) ns; }
 static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
                            skrnn_team_task task, void *job) {
@@ -57,15 +60,15 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef __linux__
-#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <fcntl.h>
 #endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -79,9 +82,11 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 /* Workers kept at most; more threads than this are never started. */
 #define SKRNN_TEAM_MAX_WORKERS 255
 /* How long an idle worker spins before it sleeps, in nanoseconds. */
-static int64_t skrnn_team_spin_ns = 1000000;
-/* How often the caller looks again whether the machine is crowded. */
+static _Atomic(int64_t) skrnn_team_spin_ns = 1000000;
+/* How often the caller looks again whether the machine is crowded, and
+ * how many looks in a row must find it so. */
 #define SKRNN_TEAM_LOAD_CHECK_NS 5000000
+#define SKRNN_TEAM_CROWDED_LOOKS 3
 
 typedef struct {
     skrnn_team_task task;
@@ -101,7 +106,9 @@ static struct {
     int sleepers;
     int caller_waiting;
     int atfork_registered;
+    int grow_failed;            /* pthread_create failed (caller only) */
     int64_t next_load_check;    /* caller only, under run_lock */
+    int crowded_looks;          /* looks in a row that found it crowded (idem) */
     atomic_int crowded;         /* the last look found the machine crowded */
     atomic_int awake;           /* workers not asleep on `wake` */
     _Atomic(skrnn_team_job *) current;
@@ -113,7 +120,7 @@ static struct {
 } skrnn_team = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, {0},
+    0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, {0},
 };
 
 static int skrnn_team_available(void) { return 1; }
@@ -162,21 +169,15 @@ static long skrnn_team_runnable_threads(void) {
 #endif
 }
 
-/* Whether other threads leave fewer CPUs than n_threads to this process. */
+/* Whether the threads of others and a team of n_threads would be more
+ * than the machine's CPUs (both counted machine-wide). */
 static int skrnn_team_is_crowded(int n_threads) {
 #ifdef __linux__
-    cpu_set_t cpus;
-    long others = LONG_MAX;
-    /* The smaller of two looks, so that a thread runnable for an instant
-     * (a kernel worker, a shell) does not count. */
-    for (int look = 0; look < 2; look++) {
-        long runnable = skrnn_team_runnable_threads();
-        if (runnable < 0) return 0;
-        runnable -= 1 + atomic_load(&skrnn_team.awake);   /* the caller, the team */
-        if (runnable < others) others = runnable;
-    }
-    if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 0;
-    return others > 0 && others + n_threads > CPU_COUNT(&cpus);
+    long others = skrnn_team_runnable_threads();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (others < 0 || cpus < 1) return 0;
+    others -= 1 + atomic_load(&skrnn_team.awake);   /* the caller, the team */
+    return others > 0 && others + n_threads > cpus;
 #else
     (void) n_threads;
     return 0;
@@ -197,9 +198,15 @@ static unsigned skrnn_team_spin(unsigned seen) {
     return generation;
 }
 
+/* A worker's argument: its number, and the generation it starts after. */
+#define SKRNN_TEAM_WORKER_BITS 16
+
 static void *skrnn_team_worker(void *arg) {
-    int worker = (int) (intptr_t) arg;
-    unsigned seen = atomic_load(&skrnn_team.generation);
+    uintptr_t packed = (uintptr_t) arg;
+    int worker = (int) (packed & ((1u << SKRNN_TEAM_WORKER_BITS) - 1));
+    /* The generation before the job this worker was started for, so that
+     * it takes part in that job too. */
+    unsigned seen = (unsigned) (packed >> SKRNN_TEAM_WORKER_BITS);
     for (;;) {
         unsigned generation = atomic_load_explicit(&skrnn_team.generation,
                                                    memory_order_acquire);
@@ -239,32 +246,51 @@ static void skrnn_team_after_fork_in_child(void) {
     skrnn_team.sleepers = 0;
     skrnn_team.caller_waiting = 0;
     skrnn_team.next_load_check = 0;
+    skrnn_team.grow_failed = 0;
+    skrnn_team.crowded_looks = 0;
     atomic_store(&skrnn_team.crowded, 0);
     atomic_store(&skrnn_team.awake, 0);
     atomic_store(&skrnn_team.current, NULL);
     atomic_store(&skrnn_team.active, 0);
 }
 
-/* Start workers until there are n - 1 (or as many as can be started). */
-static void skrnn_team_grow(int n) {
+/* Register the fork handler: once, when the module is loaded. */
+static void skrnn_team_init(void) {
     if (!skrnn_team.atfork_registered) {
         pthread_atfork(NULL, NULL, skrnn_team_after_fork_in_child);
         skrnn_team.atfork_registered = 1;
     }
+}
+
+/* Start workers until there are n - 1 (or as many as can be started; once
+ * pthread_create has failed, no more are tried until a fork). */
+static void skrnn_team_grow(int n) {
+    sigset_t all, previous;
+    unsigned generation = atomic_load(&skrnn_team.generation);
+    if (skrnn_team.n_workers >= n - 1 || skrnn_team.grow_failed) return;
+    /* Workers block every signal, so that signals go to the caller's
+     * threads (Python handles them on its main thread). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
     while (skrnn_team.n_workers < n - 1
            && skrnn_team.n_workers < SKRNN_TEAM_MAX_WORKERS) {
         pthread_t thread;
         pthread_attr_t attr;
+        uintptr_t arg = ((uintptr_t) generation << SKRNN_TEAM_WORKER_BITS)
+                        | (uintptr_t) (skrnn_team.n_workers + 1);
         int failed;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        failed = pthread_create(&thread, &attr, skrnn_team_worker,
-                                (void *) (intptr_t) (skrnn_team.n_workers + 1));
+        failed = pthread_create(&thread, &attr, skrnn_team_worker, (void *) arg);
         pthread_attr_destroy(&attr);
-        if (failed) break;
+        if (failed) {
+            skrnn_team.grow_failed = 1;
+            break;
+        }
         skrnn_team.n_workers++;
         atomic_fetch_add(&skrnn_team.awake, 1);
     }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
 /* Run task(job, t, worker) for t in [0, n_tasks) on up to n_threads
@@ -282,7 +308,10 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
     {
         int64_t now = skrnn_team_now_ns();
         if (now >= skrnn_team.next_load_check) {
-            atomic_store(&skrnn_team.crowded, skrnn_team_is_crowded(n_threads));
+            skrnn_team.crowded_looks = skrnn_team_is_crowded(n_threads)
+                ? skrnn_team.crowded_looks + 1 : 0;
+            atomic_store(&skrnn_team.crowded,
+                         skrnn_team.crowded_looks >= SKRNN_TEAM_CROWDED_LOOKS);
             skrnn_team.next_load_check = now + SKRNN_TEAM_LOAD_CHECK_NS;
         }
     }
@@ -322,8 +351,12 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
         pthread_mutex_unlock(&skrnn_team.mutex);
     }
     atomic_store(&skrnn_team.current, NULL);
-    /* Workers that took the job up late leave at once: no task is left. */
-    while (atomic_load(&skrnn_team.active) != 0) SKRNN_CPU_RELAX();
+    /* Workers that took the job up late leave at once: no task is left.
+     * One may have lost its core just then: yield it back. */
+    for (int spins = 0; atomic_load(&skrnn_team.active) != 0; spins++) {
+        if (spins < 1000) SKRNN_CPU_RELAX();
+        else sched_yield();
+    }
     pthread_mutex_unlock(&skrnn_team.run_lock);
 }
 

@@ -3,6 +3,7 @@
 cdef extern from "_team.h":
     ctypedef void (*skrnn_team_task)(void *job, Py_ssize_t task, int worker) noexcept nogil
     int skrnn_team_available() noexcept nogil
+    void skrnn_team_init() noexcept nogil
     void skrnn_team_set_spin_ns(long long ns) noexcept nogil
     void skrnn_team_run(int n_threads, Py_ssize_t n_tasks, skrnn_team_task task,
                         void *job) noexcept nogil
@@ -14,6 +15,9 @@ cdef void team_run(int n_threads, Py_ssize_t n_tasks, team_task task,
     ``n_threads`` threads, the caller among them; ``worker`` < n_threads
     numbers the thread. Returns when every task is done."""
     skrnn_team_run(n_threads, n_tasks, <skrnn_team_task> task, job)
+
+
+skrnn_team_init()
 
 
 def team_available():
