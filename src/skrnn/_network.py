@@ -171,6 +171,17 @@ class RecurrentNetwork:
         self._local_index = {
             tag: self.layout.index(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
         }
+        # What ``outputs_stay_finite`` reads, found once: it runs every update.
+        self._output_slices = [self._slice(name) for name in ("W_y", "b_y")]
+        last = len(spec.hidden_sizes) - 1
+        self._bounding_h0 = (
+            [self._slice(f"h0_l{last}{d}") for d in spec.directions]
+            if spec.cell == "gru" and spec.learn_initial_state else [])
+
+    def _slice(self, name):
+        """(slice, shape) of a parameter in the flat vector."""
+        offset, shape = self.layout.offsets[name], self.layout.shapes[name]
+        return slice(offset, offset + math.prod(shape)), shape
 
     @property
     def n_outputs(self):
@@ -207,17 +218,15 @@ class RecurrentNetwork:
         predictions overflow."""
         if not np.isfinite(params).all():
             return False
-        spec = self.spec
-        if spec.cell == "rnn" and spec.activation == "relu":
+        if self.spec.cell == "rnn" and self.spec.activation == "relu":
             return True
-        w = self.layout.views(params)
-        scale = 1.0
-        if spec.cell == "gru" and spec.learn_initial_state:
-            last = len(spec.hidden_sizes) - 1
-            scale = max([1.0] + [float(np.max(np.abs(w[f"h0_l{last}{d}"])))
-                                 for d in spec.directions])
+        (w_slice, w_shape), (b_slice, _) = self._output_slices
+        scale = max([1.0] + [float(np.max(np.abs(params[h0]))) for h0, _ in self._bounding_h0])
         with np.errstate(over="ignore"):
-            bound = scale * np.abs(w["W_y"]).sum(axis=0) + np.abs(w["b_y"])
+            bound = np.abs(params[w_slice]).reshape(w_shape).sum(axis=0)
+            if scale != 1.0:
+                bound *= scale
+            bound += np.abs(params[b_slice])
         return bool(np.isfinite(bound).all())
 
     # -- forward ---------------------------------------------------------------

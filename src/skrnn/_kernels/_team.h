@@ -19,13 +19,12 @@
  * usually comes within a millisecond, and waking a sleeping thread costs
  * tens of microseconds), then sleep on a condition variable.
  *
- * The machine may be shared: when other threads keep so many cores busy
+ * The machine may be shared: when other processes keep so many cores busy
  * that the team would not have a core for each of its threads (Linux: the
- * runnable count of /proc/loadavg, less this team's own awake threads, at
- * three looks in a row, one every few milliseconds, so that threads which
- * only spin for a moment after their own work, as other libraries' thread
- * pools do, are not counted), the caller runs the job alone and the
- * workers do not spin. A thread that gets a core only part
+ * runnable count of /proc/loadavg, less this process's own runnable
+ * threads, at three looks in a row 10 ms apart, so that a process busy for
+ * a moment does not count), the caller runs the job alone and the workers
+ * do not spin. A thread that gets a core only part
  * of the time makes every job wait for the chunk it holds, and a spinning
  * one takes its time from the caller or the other processes: on a crowded
  * machine one thread is faster. One job runs at a time: a call made while
@@ -68,7 +67,9 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 #include <sched.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -82,10 +83,10 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 /* Workers kept at most; more threads than this are never started. */
 #define SKRNN_TEAM_MAX_WORKERS 255
 /* How long an idle worker spins before it sleeps, in nanoseconds. */
-static _Atomic(int64_t) skrnn_team_spin_ns = 1000000;
+static _Atomic(int64_t) skrnn_team_spin_ns = 10000000;
 /* How often the caller looks again whether the machine is crowded, and
  * how many looks in a row must find it so. */
-#define SKRNN_TEAM_LOAD_CHECK_NS 5000000
+#define SKRNN_TEAM_LOAD_CHECK_NS 10000000
 #define SKRNN_TEAM_CROWDED_LOOKS 3
 
 typedef struct {
@@ -110,7 +111,6 @@ static struct {
     int64_t next_load_check;    /* caller only, under run_lock */
     int crowded_looks;          /* looks in a row that found it crowded (idem) */
     atomic_int crowded;         /* the last look found the machine crowded */
-    atomic_int awake;           /* workers not asleep on `wake` */
     _Atomic(skrnn_team_job *) current;
     atomic_int active;          /* workers inside a job */
     /* Read over and over by spinning workers: on a cache line of its own,
@@ -120,7 +120,7 @@ static struct {
 } skrnn_team = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, {0},
+    0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, {0},
 };
 
 static int skrnn_team_available(void) { return 1; }
@@ -169,14 +169,46 @@ static long skrnn_team_runnable_threads(void) {
 #endif
 }
 
-/* Whether the threads of others and a team of n_threads would be more
- * than the machine's CPUs (both counted machine-wide). */
+#ifdef __linux__
+/* Threads of this process that are runnable now (state R), or -1. Other
+ * libraries' thread pools in this process (BLAS, another OpenMP runtime)
+ * are the user's own work, and spin only for a moment after it. */
+static long skrnn_team_own_runnable_threads(void) {
+    char path[300], text[512];
+    long running = 0;
+    struct dirent *entry;
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return -1;
+    while ((entry = readdir(tasks)) != NULL) {
+        ssize_t n;
+        int fd;
+        const char *state;
+        if (entry->d_name[0] == '.') continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", entry->d_name);
+        fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        n = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        if (n <= 0) continue;
+        text[n] = 0;
+        /* "tid (name) S ...": the state follows the last ')'. */
+        state = strrchr(text, ')');
+        if (state != NULL && state[1] == ' ' && state[2] == 'R') running++;
+    }
+    closedir(tasks);
+    return running;
+}
+#endif
+
+/* Whether other processes' runnable threads and a team of n_threads would
+ * be more than the machine's CPUs (all counted machine-wide). */
 static int skrnn_team_is_crowded(int n_threads) {
 #ifdef __linux__
-    long others = skrnn_team_runnable_threads();
+    long runnable = skrnn_team_runnable_threads();
+    long own = skrnn_team_own_runnable_threads();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (others < 0 || cpus < 1) return 0;
-    others -= 1 + atomic_load(&skrnn_team.awake);   /* the caller, the team */
+    long others = runnable - own;
+    if (runnable < 0 || own < 0 || cpus < 1) return 0;
     return others > 0 && others + n_threads > cpus;
 #else
     (void) n_threads;
@@ -216,9 +248,7 @@ static void *skrnn_team_worker(void *arg) {
             pthread_mutex_lock(&skrnn_team.mutex);
             while ((generation = atomic_load(&skrnn_team.generation)) == seen) {
                 skrnn_team.sleepers++;
-                atomic_fetch_sub(&skrnn_team.awake, 1);
                 pthread_cond_wait(&skrnn_team.wake, &skrnn_team.mutex);
-                atomic_fetch_add(&skrnn_team.awake, 1);
                 skrnn_team.sleepers--;
             }
             pthread_mutex_unlock(&skrnn_team.mutex);
@@ -249,7 +279,6 @@ static void skrnn_team_after_fork_in_child(void) {
     skrnn_team.grow_failed = 0;
     skrnn_team.crowded_looks = 0;
     atomic_store(&skrnn_team.crowded, 0);
-    atomic_store(&skrnn_team.awake, 0);
     atomic_store(&skrnn_team.current, NULL);
     atomic_store(&skrnn_team.active, 0);
 }
@@ -288,7 +317,6 @@ static void skrnn_team_grow(int n) {
             break;
         }
         skrnn_team.n_workers++;
-        atomic_fetch_add(&skrnn_team.awake, 1);
     }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
