@@ -19,7 +19,9 @@ from skrnn import RNNClassifier
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SETTINGS = settings(max_examples=60, deadline=None,
+# Derandomized, so that a CI run is reproducible; raise max_examples (or
+# drop derandomize) locally to search further.
+SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 MODEL = dict(hidden_layer_sizes=3, max_iter=1, batch_size=2, random_state=0, n_threads=2)
 # What an error from the compiled layer would say: the input layer must

@@ -95,10 +95,11 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     if _is_sequence_list(X):
         return _check_sequence_list(X, estimator_name), False
 
-    if isinstance(X, (list, tuple)) and all(isinstance(s, np.ndarray) for s in X):
-        # 2-D arrays of one shape. check_array would read a list as
-        # float64; stacking first keeps float32 sequences float32.
-        X = np.asarray(X)
+    if isinstance(X, (list, tuple)) and all(hasattr(s, "shape") for s in X):
+        # 2-D arrays (or DataFrames) of one shape. check_array would read a
+        # list as float64; stacking first keeps float32 sequences float32,
+        # as a ragged list of them would be.
+        X = np.asarray([np.asarray(s) for s in X])
     if _is_plain_float_array(X):
         # What check_array would return unchanged. Its general machinery
         # (namespaces, dtype and order rules) costs a third of a millisecond
