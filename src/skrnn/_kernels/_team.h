@@ -83,7 +83,7 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 /* Workers kept at most; more threads than this are never started. */
 #define SKRNN_TEAM_MAX_WORKERS 255
 /* How long an idle worker spins before it sleeps, in nanoseconds. */
-static _Atomic(int64_t) skrnn_team_spin_ns = 10000000;
+static _Atomic(int64_t) skrnn_team_spin_ns = 1000000;
 /* How often the caller looks again whether the machine is crowded, and
  * how many looks in a row must find it so. */
 #define SKRNN_TEAM_LOAD_CHECK_NS 10000000
