@@ -38,9 +38,9 @@ The PyTorch peer needs ``pip install torch==2.13.0`` (the CPU build is
 enough). Without torch the script still prints skrnn's figures, with "n/a"
 in the torch columns.
 
-Run it on an otherwise idle machine: OpenMP threads synchronise at every
-time step, so another busy process makes the multi-threaded figures of both
-libraries collapse.
+Run it on an otherwise idle machine: PyTorch's OpenMP threads wait for each
+other at every parallel region, so another busy process makes its
+multi-threaded figures collapse, and skrnn's fall back to one thread's.
 
 The ratio is skrnn's sequences per second divided by torch's: above 1 skrnn is
 faster, below 1 torch is. The two do the same arithmetic but not bitwise the
@@ -591,9 +591,9 @@ def other_running_processes(samples=5, interval=0.1):
 
 def warn_if_busy():
     """Warn when other processes compete for the CPUs."""
-    # OpenMP threads wait for each other at every time step: when another
-    # process takes a core, the multi-threaded figures of both libraries fall
-    # by orders of magnitude, so say so rather than print misleading numbers.
+    # When another process takes a core, PyTorch's multi-threaded figures
+    # fall by orders of magnitude (its OpenMP threads wait for each other)
+    # and skrnn's to one thread's: say so rather than print misleading numbers.
     others = other_running_processes()
     if others:
         print(f"warning: {others} other process(es) running; the figures are only "

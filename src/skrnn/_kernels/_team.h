@@ -47,7 +47,6 @@ typedef void (*skrnn_team_task)(void *job, Py_ssize_t task, int worker);
 /* No pthreads or C11 atomics: every job runs on the calling thread. */
 static int skrnn_team_available(void) { return 0; }
 static void skrnn_team_init(void) {}
-static void skrnn_team_set_spin_ns(int64_t ns) { (void) ns; }
 static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
                            skrnn_team_task task, void *job) {
     Py_ssize_t t;
@@ -83,7 +82,7 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 /* Workers kept at most; more threads than this are never started. */
 #define SKRNN_TEAM_MAX_WORKERS 255
 /* How long an idle worker spins before it sleeps, in nanoseconds. */
-static _Atomic(int64_t) skrnn_team_spin_ns = 1000000;
+#define SKRNN_TEAM_SPIN_NS 1000000
 /* How often the caller looks again whether the machine is crowded, and
  * how many looks in a row must find it so. */
 #define SKRNN_TEAM_LOAD_CHECK_NS 10000000
@@ -124,7 +123,6 @@ static struct {
 };
 
 static int skrnn_team_available(void) { return 1; }
-static void skrnn_team_set_spin_ns(int64_t ns) { skrnn_team_spin_ns = ns; }
 
 static int64_t skrnn_team_now_ns(void) {
     struct timespec ts;
@@ -220,7 +218,7 @@ static int skrnn_team_is_crowded(int n_threads) {
  * over; returns the generation last read. */
 static unsigned skrnn_team_spin(unsigned seen) {
     unsigned generation;
-    int64_t until = skrnn_team_now_ns() + skrnn_team_spin_ns;
+    int64_t until = skrnn_team_now_ns() + SKRNN_TEAM_SPIN_NS;
     int spins = 0;
     while ((generation = atomic_load_explicit(&skrnn_team.generation,
                                               memory_order_acquire)) == seen) {
@@ -365,7 +363,7 @@ static void skrnn_team_run(int n_threads, Py_ssize_t n_tasks,
 
     if (atomic_load(&job.done) != n_tasks) {
         /* Workers are finishing their last tasks: spin a little, then sleep. */
-        int64_t until = skrnn_team_now_ns() + skrnn_team_spin_ns;
+        int64_t until = skrnn_team_now_ns() + SKRNN_TEAM_SPIN_NS;
         int spins = 0;
         while (atomic_load_explicit(&job.done, memory_order_acquire) != n_tasks) {
             SKRNN_CPU_RELAX();

@@ -4,7 +4,6 @@ cdef extern from "_team.h":
     ctypedef void (*skrnn_team_task)(void *job, Py_ssize_t task, int worker) noexcept nogil
     int skrnn_team_available() noexcept nogil
     void skrnn_team_init() noexcept nogil
-    void skrnn_team_set_spin_ns(long long ns) noexcept nogil
     void skrnn_team_run(int n_threads, Py_ssize_t n_tasks, skrnn_team_task task,
                         void *job) noexcept nogil
 
@@ -25,7 +24,3 @@ def team_available():
     were available to the build)."""
     return bool(skrnn_team_available())
 
-
-def _set_spin_time(double seconds):
-    """How long idle workers spin before they sleep (for measurements)."""
-    skrnn_team_set_spin_ns(<long long> (seconds * 1e9))
