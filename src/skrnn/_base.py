@@ -167,6 +167,26 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _score_raw(self, raw, targets):
         """Validation score (higher is better) of raw outputs against targets."""
 
+    def _head(self):
+        """What the output layer reads (a name of ``skrnn._heads.HEADS``)."""
+        return self.pooling
+
+    # Per-sequence estimators; the per-step ones (``skrnn._step``) override
+    # these three, their targets being one row per step.
+
+    def _cast_targets(self, targets, dtype):
+        return _cast_in_range(targets, dtype, "y")
+
+    @staticmethod
+    def _target_rows(targets):
+        """The targets of a batch as the rows the network outputs."""
+        return targets
+
+    @staticmethod
+    def _n_loss_terms(sequences):
+        """What the loss of a batch is averaged over: its sequences."""
+        return len(sequences)
+
     # -- input validation ----------------------------------------------------
 
     def _validate_sequences(self, X, reset, ensure_all_finite=True):
@@ -274,7 +294,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if not first_call and dtype != self._params.dtype:
             sequences.data = _cast_in_range(sequences.data, self._params.dtype, "X")
             dtype = self._params.dtype
-        targets = _cast_in_range(targets, dtype, "y")
+        targets = self._cast_targets(targets, dtype)
 
         if first_call:
             self._initialize(targets.shape[1], dtype)
@@ -302,6 +322,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             param for param, name in spec_names.items()
             if getattr(current, name) != getattr(fitted, name)
         ]
+        if self._head() != self._network.head.name:
+            changed.append("pooling")
         if changed:
             raise ValueError(
                 f"{', '.join(changed)} changed since the network was fitted; "
@@ -311,7 +333,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _initialize(self, n_outputs, dtype):
         self._random_state = check_random_state(self.random_state)
-        self._network = RecurrentNetwork(self._network_spec(n_outputs), dtype)
+        self._network = RecurrentNetwork(self._network_spec(n_outputs), dtype, self._head())
         self._params = self._network.init_params(self._random_state)
         self.n_outputs_ = n_outputs
         self.n_iter_ = 0
@@ -368,13 +390,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             total_loss = 0.0
             for batch in gen_batches(n_samples, batch_size):
                 batch_idx = indices[batch]
-                loss = self._train_step(
-                    sequences.take(batch_idx), targets[batch_idx], n_threads, workspace
-                )
-                total_loss += loss * len(batch_idx)
+                batch_sequences = sequences.take(batch_idx)
+                loss = self._train_step(batch_sequences, targets[batch_idx], n_threads,
+                                        workspace)
+                total_loss += loss * self._n_loss_terms(batch_sequences)
 
             self.n_iter_ += 1
-            self.loss_ = total_loss / n_samples
+            self.loss_ = total_loss / self._n_loss_terms(sequences)
             self.t_ += n_samples
             self.loss_curve_.append(self.loss_)
             if self.verbose:
@@ -418,15 +440,16 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _loss_and_gradient(self, params, batch, batch_targets, n_threads, workspace=None):
         """The training objective on a batch and its gradient by BPTT.
 
-        The objective is the mean loss plus ``0.5 * alpha * ||W||^2 /
-        n_batch`` over the weight matrices, as ``MLPClassifier`` scales it.
+        The objective is the mean loss plus ``0.5 * alpha * ||W||^2 / n``
+        over the weight matrices, as ``MLPClassifier`` scales it, n being
+        what the loss is averaged over (the batch's sequences, or steps).
         """
         out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
-        loss, d_out = self._loss.loss_and_gradient(out, batch_targets)
+        loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets))
         grad = self._network.backward(params, cache, d_out, n_threads, workspace=workspace)
         if self.alpha > 0:
             weights = params[: self._network.layout.n_weights]
-            scale = self.alpha / len(batch)
+            scale = self.alpha / self._n_loss_terms(batch)
             loss += 0.5 * scale * float(np.dot(weights, weights))
             grad[: len(weights)] += scale * weights
         return loss, grad
@@ -482,7 +505,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _update_validation_score(self, val_sequences, val_targets, n_threads):
         """Score the held-out part; keep the best parameters seen."""
         raw, _ = self._network.predict_raw(self._params, val_sequences, n_threads)
-        score = self._score_raw(raw, val_targets)
+        score = self._score_raw(raw, self._target_rows(val_targets))
         self.validation_scores_.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
@@ -506,6 +529,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _raw_output(self, X):
         """Network output before the link function, for fitted models."""
+        return self._raw_output_and_lengths(X)[0]
+
+    def _raw_output_and_lengths(self, X):
+        """``_raw_output``, and the length of each sequence of ``X``."""
         if not hasattr(self, "_params"):
             # scikit-learn's check, for its error; called on every prediction,
             # it would cost 0.05 ms (it builds the estimator's tags).
@@ -531,7 +558,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             assert_all_finite(user_data, input_name="X",
                               estimator_name=type(self).__name__)
             _cast_in_range(user_data, self._params.dtype, "X")
-        return raw
+        return raw, sequences.lengths
 
     # -- persistence -----------------------------------------------------------
 

@@ -4,7 +4,9 @@ flat parameter vector.
 This module is the only caller of the kernels: it sorts a mini-batch by
 length, cuts it into chunks, allocates every work array, runs each layer and
 direction through its cell's kernel, and applies the dense output layer to
-the last layer's final states. Estimators see plain arrays.
+what the network's head (``skrnn._heads``) reads from the last layer: the
+final states, a pooling of the states over each sequence's steps, or the
+state at every step. Estimators see plain arrays.
 
 The backward direction of a layer is the same kernel run on each sequence
 reversed in time, so ragged batches need nothing special (each sequence's
@@ -20,6 +22,7 @@ import numpy as np
 from ._kernels import _elman, _gru, _lstm
 from ._kernels._dense import dense_forward
 from ._kernels._layout import chunk_layout, gather_rows
+from ._heads import make_head
 from ._params import NetworkSpec, init_params
 
 # Sequences per chunk, the unit of parallel work. It must not depend on the
@@ -82,6 +85,7 @@ class BatchLayout:
                   out=self.chunk_row_start[1:])
         self.n_rows = int(self.chunk_row_start[-1])
         self.data_rows = self.last_rows = self.reverse_rows = None
+        self._sequence_rows = None
         if with_rows:
             self.data_rows = np.empty(self.n_rows, np.intp)
             self.last_rows = np.empty(n_seq, np.intp)
@@ -112,6 +116,35 @@ class BatchLayout:
     def _slab_start(self):
         # chunk_layout's work array: one entry per step of the longest sequence.
         return np.empty(int(self.seq_len[0]) + 1 if len(self.seq_len) else 1, np.intp)
+
+    def sequence_rows(self):
+        """Where each work row goes when the sorted sequences are stored one
+        after another, each in step order.
+
+        Returns
+        -------
+        rows : ndarray of shape (n_rows,)
+            That row of each work row (for the backward direction's rows,
+            which hold the steps mirrored, it is a row of the same sequence).
+        seq_starts : ndarray of shape (n_seq,)
+            The row of each sorted sequence's first step there.
+        """
+        if self._sequence_rows is None:
+            seq_starts = np.zeros(len(self.seq_len), np.intp)
+            np.cumsum(self.seq_len[:-1], out=seq_starts[1:])
+            self._sequence_rows = self.rows_of(seq_starts, 1), seq_starts
+        return self._sequence_rows
+
+    def mirrored_rows(self):
+        """Work row of the same sequence at the mirrored step, L - 1 - t
+        (``reverse_rows``, made on demand for a prediction pass)."""
+        if self.reverse_rows is None:
+            rows, seq_starts = self.sequence_rows()
+            by_sequence = np.empty(self.n_rows, np.intp)
+            by_sequence[rows] = np.arange(self.n_rows)
+            self.reverse_rows = by_sequence[
+                self.rows_of(np.ascontiguousarray(seq_starts + self.seq_len - 1), -1)]
+        return self.reverse_rows
 
     @property
     def n_chunks(self):
@@ -156,17 +189,21 @@ class Workspace:
 
 
 class RecurrentNetwork:
-    """Recurrent layers with a dense output layer on the final states.
+    """Recurrent layers with a dense output layer on what a head reads.
 
     Parameters
     ----------
     spec : NetworkSpec
     dtype : {np.float32, np.float64}
+    head : {'last', 'mean', 'max', 'step'}, default='last'
+        What the output layer reads (see ``skrnn._heads``): with 'step',
+        there is one output row per time step.
     """
 
-    def __init__(self, spec, dtype):
+    def __init__(self, spec, dtype, head="last"):
         self.spec = spec
         self.dtype = np.dtype(dtype)
+        self.head = make_head(head)
         self.layout = spec.layout()
         self._local_index = {
             tag: self.layout.index(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
@@ -195,13 +232,15 @@ class RecurrentNetwork:
                 "cell": spec.cell, "hidden_sizes": list(spec.hidden_sizes),
                 "bidirectional": spec.bidirectional,
                 "learn_initial_state": spec.learn_initial_state,
-                "activation": spec.activation, "dtype": self.dtype.name}
+                "activation": spec.activation, "dtype": self.dtype.name,
+                "head": self.head.name}
 
     @classmethod
     def from_state(cls, state):
         state = dict(state)
         dtype = state.pop("dtype")
-        return cls(NetworkSpec(**state), dtype)
+        head = state.pop("head", "last")  # (saved before heads existed)
+        return cls(NetworkSpec(**state), dtype, head)
 
     def init_params(self, rng):
         """Initial flat parameters (see ``skrnn._params.init_params``)."""
@@ -254,7 +293,9 @@ class RecurrentNetwork:
 
         Returns
         -------
-        out : ndarray of shape (n_sequences, n_outputs)
+        out : ndarray of shape (n_sequences, n_outputs) or (n_steps, n_outputs)
+            In batch order; with the 'step' head, each sequence's steps in
+            order, one sequence after another.
         cache : dict
             The batch layout, every layer's work arrays and, for a
             prediction pass, ``inputs_finite``: whether the kernels found
@@ -279,9 +320,9 @@ class RecurrentNetwork:
         layers = []
         for k in range(n_layers):
             is_last = k == n_layers - 1
-            # Prediction's last layer writes final states only: no layer
-            # reads its states at other steps.
-            final_only = is_last and not for_backward
+            # Prediction's last layer writes final states only, unless the
+            # head reads the others.
+            final_only = is_last and not for_backward and self.head.reads_final_only
             for direction in spec.directions:
                 tag = f"_l{k}{direction}"
                 X_dir, input_start, input_step = X, _NO_ROWS, 0
@@ -301,22 +342,32 @@ class RecurrentNetwork:
                     X = self._layer_output(states, batch)
                 else:
                     X, starts = self._layer_output_by_sequence(states, batch, ws, k)
-        # Final states: the forward direction's after each sequence's last
-        # step and the backward direction's after step 0, which its reversed
-        # layout also holds at the sequence's last row.
-        if for_backward:
-            finals = [cache["H"][batch.last_rows] for cache in layers[-n_dir:]]
+        top = layers[-n_dir:]
+        finals = [cache["final"] for cache in top] if final_only else None
+        states = None if final_only else [cache["H"] for cache in top]
+        head_rows, head_context = self.head.read(states, finals, batch, for_backward)
+        out_head = np.empty((len(head_rows), self.n_outputs), self.dtype)
+        dense_forward(head_rows, w["W_y"], w["b_y"], out_head)
+        out = np.empty_like(out_head)
+        out_rows = self._output_rows(batch, sequences)
+        if out_rows is None:
+            out[batch.order] = out_head
         else:
-            finals = [cache["final"] for cache in layers[-n_dir:]]
-        final = finals[0] if n_dir == 1 else np.concatenate(finals, axis=1)
-        out_sorted = np.empty((len(final), self.n_outputs), self.dtype)
-        dense_forward(final, w["W_y"], w["b_y"], out_sorted)
-        out = np.empty_like(out_sorted)
-        out[batch.order] = out_sorted
+            out[out_rows] = out_head
         # The first layer's kernels (both directions) read every input value.
         inputs_finite = all(cache["inputs_finite"] for cache in layers[:n_dir])
-        return out, dict(batch=batch, layers=layers, final=final,
+        return out, dict(batch=batch, layers=layers, head_rows=head_rows,
+                         head_context=head_context, out_rows=out_rows,
                          inputs_finite=inputs_finite)
+
+    def _output_rows(self, batch, sequences):
+        """Output row of each of the head's rows, or None when the head
+        gives one row per sorted sequence."""
+        if not self.head.per_step:
+            return None
+        out_starts = np.zeros(len(sequences), np.intp)
+        np.cumsum(sequences.lengths[:-1], out=out_starts[1:])
+        return self.head.output_rows(batch, out_starts)
 
     def _layer_output(self, states, batch):
         """The next layer's input in layout order, from a training pass's
@@ -409,8 +460,8 @@ class RecurrentNetwork:
         params : ndarray of shape (n_params,)
         cache : dict
             From the ``forward`` call on the same batch and parameters.
-        d_out : ndarray of shape (n_sequences, n_outputs)
-            Gradient of the loss with respect to ``out``, in batch order.
+        d_out : ndarray of the shape of ``forward``'s ``out``
+            Gradient of the loss with respect to ``out``, in its order.
         n_threads : int
         workspace : Workspace, optional
             Where the work arrays come from; by default new ones.
@@ -430,18 +481,16 @@ class RecurrentNetwork:
         g = self.layout.views(grad)
         n_dir = len(spec.directions)
 
-        d_out = np.ascontiguousarray(d_out[batch.order], dtype=self.dtype)
-        g["W_y"][...] = cache["final"].T @ d_out
+        out_rows = cache["out_rows"]
+        d_out = np.ascontiguousarray(
+            d_out[batch.order if out_rows is None else out_rows], dtype=self.dtype)
+        g["W_y"][...] = cache["head_rows"].T @ d_out
         g["b_y"][...] = d_out.sum(axis=0)
-        d_final = d_out @ w["W_y"].T
+        d_head = d_out @ w["W_y"].T
 
-        # dLoss/dh at every row of the top layer: only the final rows.
-        hidden = spec.hidden_sizes[-1]
-        dH = []
-        for d in range(n_dir):
-            dH_dir = ws.zeros(f"dH{d}", (batch.n_rows, hidden), self.dtype)
-            dH_dir[batch.last_rows] = d_final[:, d * hidden : (d + 1) * hidden]
-            dH.append(dH_dir)
+        # dLoss/dh at every row of the top layer, from the head.
+        dH = self.head.seed(d_head, cache["head_context"], batch,
+                            spec.hidden_sizes[-1], n_dir, ws)
 
         for k in range(len(spec.hidden_sizes) - 1, -1, -1):
             n_in = spec.layer_inputs(k)
@@ -505,7 +554,8 @@ class RecurrentNetwork:
 
         Returns
         -------
-        out : ndarray of shape (n_sequences, n_outputs)
+        out : ndarray of shape (n_sequences, n_outputs) or (n_steps, n_outputs)
+            As ``forward`` gives it.
         inputs_finite : bool
             Whether every value of ``sequences.data`` was finite. The
             kernels check as they read, so that prediction need not make a
@@ -513,13 +563,14 @@ class RecurrentNetwork:
             whatever it propagated to.
         """
         n_seq = len(sequences)
-        out = np.empty((n_seq, self.n_outputs), self.dtype)
+        cum_rows = np.cumsum(sequences.lengths)
+        n_out_rows = int(cum_rows[-1]) if self.head.per_step else n_seq
+        out = np.empty((n_out_rows, self.n_outputs), self.dtype)
         # Values kept per time step by a prediction pass, over all layers:
         # the layers' states (and, stacked, their inputs stored by sequence
         # and the row index that stores them).
         per_row = sum(n_in + hidden + 1 for _, _, n_in, hidden in self.spec.layers())
         max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
-        cum_rows = np.cumsum(sequences.lengths)
         ws = Workspace()
         inputs_finite = True
         start = 0
@@ -527,9 +578,10 @@ class RecurrentNetwork:
             base = cum_rows[start - 1] if start else 0
             stop = max(start + 1, int(np.searchsorted(cum_rows, base + max_rows, "right")))
             batch = sequences.take(slice(start, stop))
-            out[start:stop], cache = self.forward(params, batch, n_threads,
-                                                  PREDICT_CHUNK_SIZE, for_backward=False,
-                                                  workspace=ws)
+            part = (slice(int(base), int(cum_rows[stop - 1])) if self.head.per_step
+                    else slice(start, stop))
+            out[part], cache = self.forward(params, batch, n_threads, PREDICT_CHUNK_SIZE,
+                                            for_backward=False, workspace=ws)
             inputs_finite &= cache["inputs_finite"]
             start = stop
         return out, inputs_finite

@@ -6,183 +6,93 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_array, column_or_1d
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ._base import BaseRNN
+from ._docs import (
+    INPUT_NOTE, NETWORK_PARAMETERS, POOLING_PARAMETER, SHARED_ATTRIBUTES,
+    TRAINING_PARAMETERS,
+)
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 
-_SHARED_PARAMETERS = """
-    hidden_layer_sizes : int or tuple of int, default=(64,)
-        Hidden size of each recurrent layer, first to last: ``(64, 32)``
-        stacks two layers, the second reading the first's hidden state at
-        every step (as ``MLPClassifier`` names its layers).
+def one_hot_labels(estimator, y, incremental, classes):
+    """The one-hot targets of labels ``y`` (one 0/1 column for two classes);
+    fits the encoding (``classes_``) on a first fit, else checks ``y``
+    against it. ``classes``: those given to ``partial_fit``."""
+    check_classification_targets(y)
+    first_encoding = not hasattr(estimator, "_label_binarizer") or (
+        not incremental and not estimator.warm_start
+    )
+    if first_encoding:
+        estimator._label_binarizer = LabelBinarizer().fit(classes if incremental else y)
+        estimator.classes_ = estimator._label_binarizer.classes_
+        if len(estimator.classes_) < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got "
+                f"{len(estimator.classes_)} class: {estimator.classes_!r}."
+            )
+    labels, index = np.unique(y, return_inverse=True)
+    unseen = np.setdiff1d(labels, estimator.classes_)
+    if len(unseen):
+        raise ValueError(
+            f"Expected only labels in classes_ = {estimator.classes_!r}, but "
+            f"got {unseen!r}"
+        )
+    # The one-hot targets LabelBinarizer.transform gives (one 0/1 column
+    # for two classes), built directly: its checks of y, already made
+    # above, cost more than an Elman h32 epoch's loss once per call.
+    class_index = np.searchsorted(estimator.classes_, labels)[index.ravel()]
+    if len(estimator.classes_) == 2:
+        return (class_index == 1).astype(np.float64)[:, np.newaxis]
+    targets = np.zeros((len(y), len(estimator.classes_)))
+    targets[np.arange(len(y)), class_index] = 1
+    return targets
 
-    activation : {'tanh', 'relu'}, default='tanh'
-        Nonlinearity of the 'rnn' cell, ``h_t = act(x_t W_ih + h_{t-1} W_hh
-        + b)``. The 'lstm' and 'gru' cells use their fixed sigmoid and tanh
-        gates and accept only 'tanh' here.
 
-    cell : {'rnn', 'lstm', 'gru'}, default='rnn'
-        The recurrent unit, with PyTorch's equations and gate order: an
-        Elman RNN (``torch.nn.RNN``), a long short-term memory
-        (``torch.nn.LSTM``; gates i, f, g, o) or a gated recurrent unit
-        (``torch.nn.GRU``; gates r, z, n). The gated cells learn dependencies
-        over many more steps than the Elman cell, whose gradient vanishes.
+def check_partial_fit_classes(estimator, classes):
+    """``partial_fit``'s ``classes``: required first, the same later."""
+    if not hasattr(estimator, "classes_"):
+        if classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+    elif classes is not None and not np.array_equal(estimator.classes_, np.unique(classes)):
+        raise ValueError(
+            f"`classes={classes!r}` is not the same as on last call to "
+            f"partial_fit, was: {estimator.classes_!r}"
+        )
 
-    bidirectional : bool, default=False
-        Run each layer over every sequence forwards and backwards (from the
-        sequence's own last step), and join the two directions: each layer
-        above reads both at every step, and the output layer reads the
-        forward pass's last state next to the backward pass's state after
-        step 0.
 
-    learn_initial_state : bool, default=False
-        Learn the initial hidden state (and the LSTM's initial cell state) of
-        every layer and direction, shared by all sequences. By default the
-        recurrence starts from zero.
+def labels_from_raw(classes, raw):
+    """The class each row of raw outputs predicts."""
+    if raw.shape[1] == 1:
+        return classes[(raw[:, 0] > 0).astype(int)]
+    return classes[raw.argmax(axis=1)]
 
-    solver : {'adam', 'sgd'}, default='adam'
-        Optimizer of the weights: 'sgd' with momentum, or Adam.
 
-    alpha : float, default=0.0001
-        Strength of the L2 penalty on the weight matrices (not the biases),
-        scaled by the batch size as in ``MLPClassifier``.
-
-    batch_size : int or 'auto', default='auto'
-        Sequences per mini-batch; 'auto' is ``min(200, n_samples)``. The
-        gradient is averaged over a mini-batch, then one update is made.
-
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of the 'sgd' solver, as in ``MLPClassifier``.
-
-    learning_rate_init : float, default=0.001
-        Initial step size.
-
-    power_t : float, default=0.5
-        Exponent of the 'invscaling' schedule.
-
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
-
-    shuffle : bool, default=True
-        Whether to shuffle the sequences before each epoch.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, shuffling and the early-stopping
-        split. A fixed seed gives bitwise the same model whatever
-        ``n_threads`` is.
-
-    tol : float, default=1e-4
-        Minimum improvement of the loss (or validation score) that counts as
-        progress for stopping.
-
-    verbose : bool, default=False
-        Print the loss after each epoch.
-
-    warm_start : bool, default=False
-        Start ``fit`` from the previous solution instead of a new one.
-
-    momentum : float, default=0.9
-        Momentum of the 'sgd' solver.
-
-    nesterovs_momentum : bool, default=True
-        Use Nesterov's momentum with 'sgd'.
-
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when the
-        validation score stops improving; the best weights are kept.
-
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
-
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of Adam's moment estimates.
-
-    epsilon : float, default=1e-8
-        Adam's numerical stabiliser.
-
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
-
-    clip_threshold : float or None, default=1.0
-        Gradient clipping (Pascanu et al. 2013, Algorithm 1): when the L2
-        norm of the whole gradient of a mini-batch exceeds this value, the
-        gradient is rescaled to this norm. ``None`` disables clipping.
-
-    n_threads : int or None, default=None
-        Threads of the kernels. ``None`` uses what ``OMP_NUM_THREADS``
-        or a threadpoolctl limit allows, else all physical cores; -1 all of
-        those, -2 all but one, and so on. A batch runs on at most one thread
-        per chunk of its sequences (32 in training, 64 in prediction). The
-        result does not depend on it.
-"""
-
-_SHARED_ATTRIBUTES = """
-    loss_ : float
-        Mean training loss of the last epoch (with the L2 penalty).
-
-    best_loss_ : float or None
-        Lowest ``loss_`` seen; None with ``early_stopping``.
-
-    loss_curve_ : list of float
-        ``loss_`` after each epoch.
-
-    validation_scores_ : list of float or None
-        Validation score after each epoch, with ``early_stopping``.
-
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-
-    n_iter_ : int
-        Epochs run.
-
-    t_ : int
-        Training sequences seen by the optimizer.
-
-    n_clipped_steps_ : int
-        Updates whose gradient was rescaled by ``clip_threshold``.
-
-    n_outputs_ : int
-        Units of the output layer.
-
-    n_features_in_ : int
-        Features seen during fit: per time step for 3-D or list input; the
-        number of columns (time steps) for 2-D input.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when fitted on a 2-D DataFrame.
-
-    weights_ : dict of str to ndarray
-        The fitted weights, keyed and shaped as in PyTorch's state dicts
-        (``weight_ih_l0``, ..., ``output.weight``); see ``set_weights``.
-"""
-
-_INPUT_NOTE = """
-    The input ``X`` may be a 3-D array ``(n_samples, n_timesteps,
-    n_features)``, a list of 2-D arrays ``(n_timesteps_i, n_features)`` of
-    different lengths, or a 2-D array ``(n_samples, n_timesteps)`` read as
-    univariate sequences. The network reads each sequence in full and its
-    output layer reads the last hidden state (many-to-one). float32 input
-    trains a float32 model.
-"""
+_MANY_TO_ONE_CONSTRAINTS = {
+    **BaseRNN._parameter_constraints,
+    "pooling": [StrOptions({"last", "mean", "max"})],
+}
 
 
 class RNNClassifier(ClassifierMixin, BaseRNN):
     __doc__ = (
         """Recurrent network classifier (RNN, LSTM or GRU), trained by backpropagation through time.
     """
-        + _INPUT_NOTE
+        + INPUT_NOTE
         + """
     Parameters
     ----------"""
-        + _SHARED_PARAMETERS
+        + NETWORK_PARAMETERS
+        + POOLING_PARAMETER
+        + TRAINING_PARAMETERS
         + """
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 """
-        + _SHARED_ATTRIBUTES
+        + SHARED_ATTRIBUTES
         + """
     See Also
     --------
@@ -205,6 +115,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     """
     )
 
+    _parameter_constraints = _MANY_TO_ONE_CONSTRAINTS
+
     def __init__(
         self,
         hidden_layer_sizes=(64,),
@@ -213,6 +125,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         cell="rnn",
         bidirectional=False,
         learn_initial_state=False,
+        pooling="last",
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -265,6 +178,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             clip_threshold=clip_threshold,
             n_threads=n_threads,
         )
+        self.pooling = pooling
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -301,49 +215,13 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         -------
         self : RNNClassifier
         """
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-        elif classes is not None and not np.array_equal(
-            self.classes_, np.unique(classes)
-        ):
-            raise ValueError(
-                f"`classes={classes!r}` is not the same as on last call to "
-                f"partial_fit, was: {self.classes_!r}"
-            )
+        check_partial_fit_classes(self, classes)
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
         y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
                          warn=True)
-        check_classification_targets(y)
-        first_encoding = not hasattr(self, "_label_binarizer") or (
-            not incremental and not self.warm_start
-        )
-        if first_encoding:
-            self._label_binarizer = LabelBinarizer().fit(classes if incremental else y)
-            self.classes_ = self._label_binarizer.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    "The number of classes has to be greater than one; got "
-                    f"{len(self.classes_)} class: {self.classes_!r}."
-                )
-        labels, index = np.unique(y, return_inverse=True)
-        unseen = np.setdiff1d(labels, self.classes_)
-        if len(unseen):
-            raise ValueError(
-                f"Expected only labels in classes_ = {self.classes_!r}, but "
-                f"got {unseen!r}"
-            )
-        # The one-hot targets LabelBinarizer.transform gives (one 0/1 column
-        # for two classes), built directly: its checks of y, already made
-        # above, cost more than an Elman h32 epoch's loss once per call.
-        class_index = np.searchsorted(self.classes_, labels)[index.ravel()]
-        if len(self.classes_) == 2:
-            return (class_index == 1).astype(np.float64)[:, np.newaxis]
-        targets = np.zeros((len(y), len(self.classes_)))
-        targets[np.arange(len(y)), class_index] = 1
-        return targets
+        return one_hot_labels(self, y, incremental, classes)
 
     @property
     def _loss(self):
@@ -376,12 +254,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        raw = self._raw_output(X)
-        if raw.shape[1] == 1:
-            indices = (raw[:, 0] > 0).astype(int)
-        else:
-            indices = raw.argmax(axis=1)
-        return self.classes_[indices]
+        raw = self._raw_output(X)  # checks that the model is fitted
+        return labels_from_raw(self.classes_, raw)
 
     def predict_proba(self, X):
         """Class probabilities of each sequence.
@@ -425,17 +299,19 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     __doc__ = (
         """Recurrent network regressor (RNN, LSTM or GRU), trained by backpropagation through time.
     """
-        + _INPUT_NOTE
+        + INPUT_NOTE
         + """
     The loss is half the squared error; ``y`` may have several outputs.
 
     Parameters
     ----------"""
-        + _SHARED_PARAMETERS
+        + NETWORK_PARAMETERS
+        + POOLING_PARAMETER
+        + TRAINING_PARAMETERS
         + """
     Attributes
     ----------"""
-        + _SHARED_ATTRIBUTES
+        + SHARED_ATTRIBUTES
         + """
     See Also
     --------
@@ -456,6 +332,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     """
     )
 
+    _parameter_constraints = _MANY_TO_ONE_CONSTRAINTS
+
     def __init__(
         self,
         hidden_layer_sizes=(64,),
@@ -464,6 +342,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         cell="rnn",
         bidirectional=False,
         learn_initial_state=False,
+        pooling="last",
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -516,6 +395,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             clip_threshold=clip_threshold,
             n_threads=n_threads,
         )
+        self.pooling = pooling
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
