@@ -1,15 +1,61 @@
-"""scikit-learn's common estimator checks, for every cell, with no expected
-failures."""
+"""scikit-learn's common estimator checks, for every cell.
+
+The per-sequence estimators pass them all. The per-step estimators pass
+those that apply; the others give ``y`` one target per sample (shape
+(n_samples,) or (n_samples, n_outputs)) where these estimators need one per
+time step, and are expected to fail with the error that says so. Their
+per-step counterparts are in tests/test_step.py.
+"""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrnn import RNNClassifier, RNNRegressor
+from skrnn import RNNClassifier, RNNRegressor, RNNStepClassifier, RNNStepRegressor
 
 CELLS = ["rnn", "lstm", "gru"]
+
+_ONE_TARGET_PER_SAMPLE = (
+    "fits with one target per sample, where a per-step estimator needs one per "
+    "time step (it raises the ValueError that says so)"
+)
+_PER_SAMPLE_CHECKS = [
+    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
+    "check_estimators_dtypes", "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf", "check_estimators_overwrite_params",
+    "check_estimators_partial_fit_n_features", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
+    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+    "check_fit_score_takes_y", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_n_features_in",
+    "check_n_features_in_after_fitting", "check_non_transformer_estimators_n_iter",
+    "check_pipeline_consistency", "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input", "check_supervised_y_2d",
+]
+_CLASSIFIER_CHECKS = [
+    "check_classifier_data_not_an_array", "check_classifiers_classes",
+    "check_classifiers_one_label", "check_classifiers_regression_target",
+    "check_classifiers_train",
+]
+_REGRESSOR_CHECKS = [
+    "check_regressor_data_not_an_array", "check_regressor_multioutput",
+    "check_regressors_int", "check_regressors_no_decision_function",
+    "check_regressors_train",
+]
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, RNNStepClassifier):
+        names = _PER_SAMPLE_CHECKS + _CLASSIFIER_CHECKS
+    elif isinstance(estimator, RNNStepRegressor):
+        names = _PER_SAMPLE_CHECKS + _REGRESSOR_CHECKS
+    else:
+        names = []
+    return {name: _ONE_TARGET_PER_SAMPLE for name in names}
 
 
 @parametrize_with_checks(
     [RNNClassifier(cell=cell) for cell in CELLS] + [RNNRegressor(cell=cell) for cell in CELLS]
+    + [RNNStepClassifier(cell="lstm"), RNNStepRegressor(cell="gru")],
+    expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

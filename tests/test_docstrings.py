@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["skrnn._rnn", "skrnn._sequences", "skrnn._threads", "skrnn._base"]
+MODULES = ["skrnn._rnn", "skrnn._step", "skrnn._sequences", "skrnn._threads", "skrnn._base"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -13,5 +13,5 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
-    if name in ("skrnn._rnn", "skrnn._sequences"):
+    if name in ("skrnn._rnn", "skrnn._step", "skrnn._sequences"):
         assert result.attempted > 0  # these modules do have examples

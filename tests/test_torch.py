@@ -8,7 +8,8 @@ written from PyTorch's equations.
 import numpy as np
 import pytest
 
-from skrnn import RNNRegressor
+from skrnn import RNNRegressor, RNNStepRegressor
+from skrnn._weights import to_torch_names
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -102,3 +103,57 @@ def test_pytorch_model_runs_the_same_in_skrnn(cell, bidirectional):
     reg.set_weights(weights)
     expected = _torch_predict(recurrent, output, X, cell)
     np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12, atol=1e-12)
+
+
+def _torch_every_step(recurrent, output, X):
+    """Per-step outputs of PyTorch's modules (``nn.Linear`` on the output
+    of every step), concatenated sequence after sequence."""
+    packed = nn.utils.rnn.pack_sequence([torch.from_numpy(x) for x in X],
+                                        enforce_sorted=False)
+    states, _ = recurrent(packed)
+    padded, lengths = nn.utils.rnn.pad_packed_sequence(states, batch_first=True)
+    return torch.cat([output(padded[i, :n]) for i, n in enumerate(lengths)])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_per_step_outputs_and_gradient_match_pytorch(cell, bidirectional):
+    """RNNStepRegressor with PyTorch's weights predicts what nn.RNN/LSTM/GRU
+    followed by nn.Linear on every step does, and its training gradient is
+    autograd's for the same loss: half the squared error summed over every
+    step, over the number of steps."""
+    X = _ragged(seed=4)
+    rng = np.random.RandomState(5)
+    y = [rng.normal(size=(len(x), N_OUTPUTS)) for x in X]
+    recurrent, output = _torch_modules(cell, bidirectional)
+    weights = {k: v.detach().numpy() for k, v in recurrent.state_dict().items()}
+    weights.update({f"output.{k}": v.detach().numpy() for k, v in output.state_dict().items()})
+    reg = RNNStepRegressor((HIDDEN, HIDDEN), cell=cell, bidirectional=bidirectional,
+                           alpha=0, max_iter=1, random_state=0).fit(X, y)
+    reg.set_weights(weights)
+
+    expected = _torch_every_step(recurrent, output, X)
+    np.testing.assert_allclose(np.concatenate(reg.predict(X)), expected.detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+
+    target = torch.from_numpy(np.concatenate(y))
+    loss = 0.5 * ((expected - target) ** 2).sum() / len(target)
+    loss.backward()
+    sequences = reg._validate_sequences(X, reset=False)
+    targets = reg._cast_targets(reg._prepare_targets(y, sequences, False), np.float64)
+    skrnn_loss, grad = reg._loss_and_gradient(reg._params, sequences, targets, 2)
+    assert skrnn_loss == pytest.approx(loss.item(), rel=1e-12)
+    grad_weights = reg._network.layout.views(grad)
+    expected_grads = {f"output.{k}": p.grad for k, p in output.named_parameters()}
+    expected_grads.update({k: p.grad for k, p in recurrent.named_parameters()})
+    skrnn_grads = to_torch_names(reg._network.spec, grad_weights)
+    assert set(skrnn_grads) >= set(expected_grads)
+    for name, value in expected_grads.items():
+        got, value = skrnn_grads[name], value.numpy()
+        if name.startswith("bias_hh"):
+            # skrnn keeps bias_ih + bias_hh, whose gradients are bias_ih's;
+            # only the GRU's n gate keeps its recurrent bias apart.
+            if cell != "gru":
+                continue
+            got, value = got[2 * HIDDEN :], value[2 * HIDDEN :]
+        np.testing.assert_allclose(got, value, rtol=1e-10, atol=1e-12, err_msg=name)

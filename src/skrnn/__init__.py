@@ -1,10 +1,14 @@
 """skrnn: recurrent neural networks as scikit-learn estimators.
 
-Elman RNNs trained by backpropagation through time in multi-threaded Cython kernels,
-behind the estimator API of ``sklearn.neural_network``.
+Elman RNNs, LSTMs and GRUs trained by backpropagation through time in
+multi-threaded Cython kernels, behind the estimator API of
+``sklearn.neural_network``: one output per sequence (``RNNClassifier``,
+``RNNRegressor``) or one per step (``RNNStepClassifier``,
+``RNNStepRegressor``).
 """
 
 from ._rnn import RNNClassifier, RNNRegressor
+from ._step import RNNStepClassifier, RNNStepRegressor
 from ._sequences import from_channels_first
 from .exceptions import TrainingDivergedError
 
@@ -13,6 +17,8 @@ __version__ = "0.1.0"
 __all__ = [
     "RNNClassifier",
     "RNNRegressor",
+    "RNNStepClassifier",
+    "RNNStepRegressor",
     "TrainingDivergedError",
     "from_channels_first",
     "__version__",

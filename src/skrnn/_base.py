@@ -92,36 +92,36 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                       Interval(Integral, 1, None, closed="left"), None],
     }
 
-    @abstractmethod
     def __init__(
         self,
-        hidden_layer_sizes,
-        activation,
-        cell,
-        bidirectional,
-        learn_initial_state,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        clip_threshold,
-        n_threads,
+        hidden_layer_sizes=(64,),
+        activation="tanh",
+        *,
+        cell="rnn",
+        bidirectional=False,
+        learn_initial_state=False,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        clip_threshold=1.0,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -167,9 +167,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _score_raw(self, raw, targets):
         """Validation score (higher is better) of raw outputs against targets."""
 
+    @abstractmethod
     def _head(self):
         """What the output layer reads (a name of ``skrnn._heads.HEADS``)."""
-        return self.pooling
 
     # Per-sequence estimators; the per-step ones (``skrnn._step``) override
     # these three, their targets being one row per step.

@@ -69,53 +69,21 @@ def labels_from_raw(classes, raw):
     return classes[raw.argmax(axis=1)]
 
 
-_MANY_TO_ONE_CONSTRAINTS = {
-    **BaseRNN._parameter_constraints,
-    "pooling": [StrOptions({"last", "mean", "max"})],
-}
+def accuracy_of_raw(raw, targets):
+    """Accuracy of raw outputs against one-hot (or one 0/1 column) targets."""
+    if targets.shape[1] == 1:
+        return float(np.mean((raw[:, 0] > 0) == (targets[:, 0] > 0.5)))
+    return float(np.mean(raw.argmax(axis=1) == targets.argmax(axis=1)))
 
 
-class RNNClassifier(ClassifierMixin, BaseRNN):
-    __doc__ = (
-        """Recurrent network classifier (RNN, LSTM or GRU), trained by backpropagation through time.
-    """
-        + INPUT_NOTE
-        + """
-    Parameters
-    ----------"""
-        + NETWORK_PARAMETERS
-        + POOLING_PARAMETER
-        + TRAINING_PARAMETERS
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-"""
-        + SHARED_ATTRIBUTES
-        + """
-    See Also
-    --------
-    RNNRegressor : The same network for regression.
-    sklearn.neural_network.MLPClassifier : The feed-forward counterpart.
+class _SequenceRNN(BaseRNN):
+    """What RNNClassifier and RNNRegressor share: one output per sequence,
+    from the head ``pooling`` names."""
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skrnn import RNNClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> X = rng.normal(size=(200, 10, 2))          # 200 sequences of 10 steps
-    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
-    >>> clf = RNNClassifier(hidden_layer_sizes=16, learning_rate_init=0.01,
-    ...                     random_state=0).fit(X, y)
-    >>> y[:3], clf.predict(X[:3])
-    (array([1, 1, 0]), array([1, 1, 0]))
-    >>> clf.score(X, y) > 0.9
-    True
-    """
-    )
-
-    _parameter_constraints = _MANY_TO_ONE_CONSTRAINTS
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "pooling": [StrOptions({"last", "mean", "max"})],
+    }
 
     def __init__(
         self,
@@ -179,6 +147,51 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             n_threads=n_threads,
         )
         self.pooling = pooling
+
+    def _head(self):
+        return self.pooling
+
+
+class RNNClassifier(ClassifierMixin, _SequenceRNN):
+    __doc__ = (
+        """Recurrent network classifier (RNN, LSTM or GRU), trained by backpropagation through time.
+    """
+        + INPUT_NOTE
+        + """
+    Parameters
+    ----------"""
+        + NETWORK_PARAMETERS
+        + POOLING_PARAMETER
+        + TRAINING_PARAMETERS
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+"""
+        + SHARED_ATTRIBUTES
+        + """
+    See Also
+    --------
+    RNNRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : The feed-forward counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 10, 2))          # 200 sequences of 10 steps
+    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    >>> clf = RNNClassifier(hidden_layer_sizes=16, learning_rate_init=0.01,
+    ...                     random_state=0).fit(X, y)
+    >>> y[:3], clf.predict(X[:3])
+    (array([1, 1, 0]), array([1, 1, 0]))
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+    )
+
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -237,9 +250,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         )
 
     def _score_raw(self, raw, targets):
-        if targets.shape[1] == 1:
-            return float(np.mean((raw[:, 0] > 0) == (targets[:, 0] > 0.5)))
-        return float(np.mean(raw.argmax(axis=1) == targets.argmax(axis=1)))
+        return accuracy_of_raw(raw, targets)
 
     def predict(self, X):
         """Predict the class of each sequence.
@@ -295,7 +306,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         return tags
 
 
-class RNNRegressor(RegressorMixin, BaseRNN):
+class RNNRegressor(RegressorMixin, _SequenceRNN):
     __doc__ = (
         """Recurrent network regressor (RNN, LSTM or GRU), trained by backpropagation through time.
     """
@@ -332,70 +343,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     """
     )
 
-    _parameter_constraints = _MANY_TO_ONE_CONSTRAINTS
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(64,),
-        activation="tanh",
-        *,
-        cell="rnn",
-        bidirectional=False,
-        learn_initial_state=False,
-        pooling="last",
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        clip_threshold=1.0,
-        n_threads=None,
-    ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            cell=cell,
-            bidirectional=bidirectional,
-            learn_initial_state=learn_initial_state,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            clip_threshold=clip_threshold,
-            n_threads=n_threads,
-        )
-        self.pooling = pooling
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

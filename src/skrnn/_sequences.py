@@ -53,7 +53,7 @@ class Sequences:
 
     def take(self, indices):
         """The sequences at ``indices``, sharing this object's ``data``."""
-        return Sequences(self.data, self.starts[indices], self.lengths[indices])
+        return type(self)(self.data, self.starts[indices], self.lengths[indices])
 
 
 def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
