@@ -115,7 +115,7 @@ def test_partial_fit_with_early_stopping_fails_before_any_change():
 
 
 def _elman_call(n_in_X=8, n_in_W=8, hidden=4, seq_len=(3, 2), chunk_row_start=None,
-                input_start=None, work_rows=1):
+                input_start=None, work_rows=1, h0_rows=1):
     seq_len = np.asarray(seq_len, np.intp)
     rows = int(seq_len.sum())
     chunk_row_start = np.asarray([0, rows] if chunk_row_start is None
@@ -129,7 +129,7 @@ def _elman_call(n_in_X=8, n_in_W=8, hidden=4, seq_len=(3, 2), chunk_row_start=No
     final = np.zeros((len(seq_len) if predicting else 0, hidden))
     work = np.zeros((work_rows, _elman.forward_work_size(32, hidden, n_in_X)))
     return _elman.elman_forward(X, input_start, 1, seq_len, chunk_row_start, 32, W_ih,
-                                W_hh, np.zeros(hidden), np.zeros(hidden), False, 0, H,
+                                W_hh, np.zeros(hidden), np.zeros((h0_rows, hidden)), False, 0, H,
                                 final, work, 1)
 
 
@@ -145,6 +145,9 @@ def test_kernel_arguments_that_would_read_out_of_bounds_raise():
         _elman_call(input_start=[0, 4])
     with pytest.raises(ValueError, match="kernel work array work"):
         _elman_call(input_start=[0, 3], work_rows=0)
+    assert _elman_call(h0_rows=2) is True  # an initial state per sequence
+    with pytest.raises(ValueError, match="kernel argument h0 has shape"):
+        _elman_call(h0_rows=3)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -154,7 +157,7 @@ def test_gated_kernels_check_their_extra_arrays(cell):
     seq_len, start = np.array([4], np.intp), np.array([0, rows], np.intp)
     no_rows = np.empty(0, np.intp)
     X, W_ih, W_hh = np.zeros((rows, 2)), np.zeros((2, width)), np.zeros((hidden, width))
-    b, h0 = np.zeros(width), np.zeros(hidden)
+    b, b_hn, h0 = np.zeros(width), np.zeros(hidden), np.zeros((1, hidden))
     H, final, work = np.zeros((rows, hidden)), np.zeros((0, hidden)), np.zeros((1, 1))
     with pytest.raises(ValueError, match="kernel argument (C|A|HN) has shape"):
         if cell == "lstm":
@@ -162,7 +165,7 @@ def test_gated_kernels_check_their_extra_arrays(cell):
                                False, H, final, np.zeros((rows, hidden)),
                                np.zeros((rows - 1, width)), work, 1)
         else:
-            _gru.gru_forward(X, no_rows, 1, seq_len, start, 32, W_ih, W_hh, b, h0, h0,
+            _gru.gru_forward(X, no_rows, 1, seq_len, start, 32, W_ih, W_hh, b, b_hn, h0,
                              False, H, final, np.zeros((rows, width)),
                              np.zeros((1, hidden)), work, 1)
 

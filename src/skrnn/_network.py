@@ -271,7 +271,7 @@ class RecurrentNetwork:
     # -- forward ---------------------------------------------------------------
 
     def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE,
-                for_backward=True, workspace=None):
+                for_backward=True, workspace=None, initial_states=None):
         """Raw outputs for every sequence, plus what ``backward`` needs.
 
         Parameters
@@ -290,6 +290,12 @@ class RecurrentNetwork:
             Where the work arrays come from; by default new ones. The returned
             ``cache`` holds arrays of the workspace, valid until its next
             pass.
+        initial_states : dict, optional
+            The state each sequence starts from, per layer: a layer tag
+            (``"_l0"``, ...) to an array (n_sequences, hidden) in batch
+            order, or for the LSTM a pair (hidden states, cell states).
+            Layers not named start from their learned initial state, or
+            zero. A training pass of a network of one direction only.
 
         Returns
         -------
@@ -300,6 +306,7 @@ class RecurrentNetwork:
             The batch layout, every layer's work arrays and, for a
             prediction pass, ``inputs_finite``: whether the kernels found
             every value of ``sequences.data`` they read finite.
+            ``final_states(cache)`` gives a training pass's final states.
         """
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
@@ -334,8 +341,10 @@ class RecurrentNetwork:
                     # last row back.
                     input_start, input_step = (
                         (starts, 1) if not direction else (starts + batch.seq_len - 1, -1))
+                given = None if initial_states is None else initial_states.get(tag)
                 layers.append(self._layer_forward(tag, X_dir, input_start, input_step, batch,
-                                                  w, n_threads, for_backward, final_only, ws))
+                                                  w, n_threads, for_backward, final_only, ws,
+                                                  given))
             if not is_last:
                 states = [cache["H"] for cache in layers[-n_dir:]]
                 if for_backward:
@@ -399,14 +408,41 @@ class RecurrentNetwork:
         return X, starts
 
     def _initial_state(self, w, name, hidden):
-        # Zeros when not learned: the kernels read them as the state before
-        # step 0 either way, and only skip h0's product with W_hh.
+        # One row shared by every sequence; zeros when not learned: the
+        # kernels read it as the state before step 0 either way, and only
+        # skip h0's product with W_hh.
         if name in w:
-            return w[name], True
-        return np.zeros(hidden, self.dtype), False
+            return w[name].reshape(1, hidden), True
+        return np.zeros((1, hidden), self.dtype), False
+
+    def _given_states(self, given, batch):
+        """Initial states given per sequence, in the kernels' sorted order:
+        (h, c or None)."""
+        if self.spec.bidirectional:
+            raise ValueError("initial states per sequence need a network of one direction")
+        h, c = given if self.spec.cell == "lstm" else (given, None)
+        def sort(states):
+            return np.ascontiguousarray(states[batch.order], dtype=self.dtype)
+        return sort(h), None if c is None else sort(c)
+
+    def final_states(self, cache):
+        """Each sequence's state after its last step, per layer, in batch
+        order, from a training pass: what ``forward``'s ``initial_states``
+        takes, so that the next pass continues where this one ended."""
+        batch = cache["batch"]
+        states = {}
+        for layer in cache["layers"]:
+            h = np.empty((len(batch.order), layer["H"].shape[1]), self.dtype)
+            h[batch.order] = layer["H"][batch.last_rows]
+            if self.spec.cell == "lstm":
+                c = np.empty_like(h)
+                c[batch.order] = layer["C"][batch.last_rows]
+                h = (h, c)
+            states[layer["tag"]] = h
+        return states
 
     def _layer_forward(self, tag, X, input_start, input_step, batch, w, n_threads,
-                       for_backward, final_only, ws):
+                       for_backward, final_only, ws, given=None):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         hidden = w["W_hh" + tag].shape[0]
@@ -416,6 +452,10 @@ class RecurrentNetwork:
         # step at a time.
         kept_rows = n_rows if for_backward else 0
         h0, learned = self._initial_state(w, "h0" + tag, hidden)
+        c0 = self._initial_state(w, "c0" + tag, hidden)[0] if cell == "lstm" else None
+        if given is not None:
+            h0, c0 = self._given_states(given, batch)
+            learned = False
         # Either the states at every row, or (``final_only``) each sorted
         # sequence's final state.
         H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
@@ -429,30 +469,32 @@ class RecurrentNetwork:
         work = ws.empty("work", (n_threads, work_size), self.dtype)
         common = (X, input_start, input_step, batch.seq_len, batch.chunk_row_start,
                   batch.chunk_size, w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
-        cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned)
+        cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned,
+                     given=given is not None)
+        nonzero = learned or given is not None
         if cell == "rnn":
             finite = _elman.elman_forward(
-                *common, h0, learned, _elman.ACTIVATIONS[self.spec.activation],
+                *common, h0, nonzero, _elman.ACTIVATIONS[self.spec.activation],
                 H, final, work, n_threads)
         elif cell == "lstm":
-            c0, _ = self._initial_state(w, "c0" + tag, hidden)
             C = ws.empty("C" + tag, (kept_rows, hidden), self.dtype)
             A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
-            finite = _lstm.lstm_forward(*common, h0, c0, learned, H, final, C, A, work,
+            finite = _lstm.lstm_forward(*common, h0, c0, nonzero, H, final, C, A, work,
                                         n_threads)
             cache.update(c0=c0, C=C, A=A)
         else:
             A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
             HN = ws.empty("HN" + tag, (kept_rows, hidden), self.dtype)
-            finite = _gru.gru_forward(*common, w["b_hn" + tag], h0, learned, H, final, A, HN,
-                                      work, n_threads)
+            finite = _gru.gru_forward(*common, w["b_hn" + tag], h0, nonzero, H, final, A,
+                                      HN, work, n_threads)
             cache.update(A=A, HN=HN)
         cache["inputs_finite"] = finite
         return cache
 
     # -- backward --------------------------------------------------------------
 
-    def backward(self, params, cache, d_out, n_threads, workspace=None):
+    def backward(self, params, cache, d_out, n_threads, workspace=None,
+                 initial_gradient=False):
         """Gradient of the loss with respect to ``params`` by BPTT.
 
         Parameters
@@ -465,11 +507,17 @@ class RecurrentNetwork:
         n_threads : int
         workspace : Workspace, optional
             Where the work arrays come from; by default new ones.
+        initial_gradient : bool, default=False
+            Also return dLoss/d(initial state) of every sequence.
 
         Returns
         -------
         grad : ndarray of shape (n_params,)
             A new array.
+        d_initial : dict
+            With ``initial_gradient``: per layer tag, the gradient with
+            respect to each sequence's initial state, in batch order and in
+            the form ``forward``'s ``initial_states`` takes.
         """
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
@@ -491,6 +539,7 @@ class RecurrentNetwork:
         # dLoss/dh at every row of the top layer, from the head.
         dH = self.head.seed(d_head, cache["head_context"], batch,
                             spec.hidden_sizes[-1], n_dir, ws)
+        d_initial = {}
 
         for k in range(len(spec.hidden_sizes) - 1, -1, -1):
             n_in = spec.layer_inputs(k)
@@ -498,7 +547,8 @@ class RecurrentNetwork:
             for d, direction in enumerate(spec.directions):
                 layer = layers[k * n_dir + d]
                 dX = ws.empty(f"dX{k}_{d}", (batch.n_rows if k > 0 else 0, n_in), self.dtype)
-                local = self._layer_backward(layer, dH[d], dX, batch, w, n_threads, ws)
+                local = self._layer_backward(layer, dH[d], dX, batch, w, n_threads, ws,
+                                             initial_gradient, d_initial)
                 grad[self._local_index[layer["tag"]]] = local
                 if k > 0:
                     dX = dX if not direction else dX[batch.reverse_rows]
@@ -510,9 +560,10 @@ class RecurrentNetwork:
                 dH = [np.ascontiguousarray(dX_total[:, :hidden])]
                 if n_dir == 2:
                     dH.append(np.ascontiguousarray(dX_total[batch.reverse_rows, hidden:]))
-        return grad
+        return (grad, d_initial) if initial_gradient else grad
 
-    def _layer_backward(self, layer, dH, dX, batch, w, n_threads, ws):
+    def _layer_backward(self, layer, dH, dX, batch, w, n_threads, ws, initial_gradient,
+                        d_initial):
         cell = self.spec.cell
         kernel = _KERNELS[cell]
         tag = layer["tag"]
@@ -530,22 +581,43 @@ class RecurrentNetwork:
         work = ws.empty("work",
                         (batch.n_chunks, kernel.backward_work_size(batch.chunk_size, hidden)),
                         self.dtype)
+        if layer["given"] and self.spec.learn_initial_state:
+            # The learned initial states, last in the local layout, were not
+            # used: their gradient is zero, and the kernel writes the rest.
+            n_unused = hidden * (2 if cell == "lstm" else 1)
+            local_grad = np.zeros(n_local, self.dtype)
+            n_local -= n_unused
+        else:
+            local_grad = ws.empty("local_grad", (n_local,), self.dtype)
         chunk_grad = ws.empty("chunk_grad", (batch.n_chunks, n_local), self.dtype)
-        grad = ws.empty("local_grad", (n_local,), self.dtype)
+        grad = local_grad[:n_local]
         common = (layer["X"], batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag])
-        tail = (D, shifted, dX, work, chunk_grad, grad, n_threads)
+        n_seq = len(batch.order) if initial_gradient else 0
+        dh0 = np.empty((n_seq, hidden), self.dtype)
+        initial = (layer["h0"], layer["learned"], layer["given"])
+        tail = (work, chunk_grad, grad, n_threads)
         if cell == "rnn":
-            _elman.elman_backward(*common, layer["h0"], layer["learned"],
+            _elman.elman_backward(*common, *initial,
                                   _elman.ACTIVATIONS[self.spec.activation],
-                                  layer["H"], dH, *tail)
+                                  layer["H"], dH, D, shifted, dX, dh0, *tail)
         elif cell == "lstm":
-            _lstm.lstm_backward(*common, layer["h0"], layer["c0"], layer["learned"],
-                                layer["H"], layer["C"], layer["A"], dH, *tail)
+            dc0 = np.empty((n_seq, hidden), self.dtype)
+            _lstm.lstm_backward(*common, layer["h0"], layer["c0"], *initial[1:],
+                                layer["H"], layer["C"], layer["A"], dH, D, shifted, dX,
+                                dh0, dc0, *tail)
         else:
-            _gru.gru_backward(*common, layer["h0"], layer["learned"],
-                              layer["H"], layer["A"], layer["HN"], dH, *tail)
-        return grad
+            _gru.gru_backward(*common, *initial, layer["H"], layer["A"], layer["HN"], dH,
+                              D, shifted, dX, dh0, *tail)
+        if initial_gradient:
+            unsorted = np.empty_like(dh0)
+            unsorted[batch.order] = dh0
+            if cell == "lstm":
+                unsorted_c = np.empty_like(dc0)
+                unsorted_c[batch.order] = dc0
+                unsorted = (unsorted, unsorted_c)
+            d_initial[tag] = unsorted
+        return local_grad
 
     # -- prediction ------------------------------------------------------------
 

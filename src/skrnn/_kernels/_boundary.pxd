@@ -114,13 +114,34 @@ cdef inline int check_thread_count(int n_threads) except -1:
     return 0
 
 
+cdef inline int check_initial_states(
+    str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t n_seq, Py_ssize_t hidden,
+) except -1:
+    """Assert an initial state: one row shared by every sequence, or one
+    row per sequence."""
+    if cols != hidden or (rows != 1 and rows != n_seq):
+        raise ValueError(
+            f"kernel argument {name} has shape ({rows}, {cols}); expected (1, {hidden}) "
+            f"or ({n_seq}, {hidden})")
+    return 0
+
+
+cdef inline int check_initial_gradient(
+    str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t n_seq, Py_ssize_t hidden,
+) except -1:
+    """Assert an optional per-sequence gradient: no rows, or one per sequence."""
+    if rows > 0:
+        require_shape(name, rows, cols, n_seq, hidden)
+    return 0
+
+
 cdef inline Py_ssize_t check_forward_pass(
     const Py_ssize_t[::1] seq_len, const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size, const Py_ssize_t[::1] input_start, Py_ssize_t input_step,
     Py_ssize_t x_rows, Py_ssize_t x_cols, Py_ssize_t n_gates,
     Py_ssize_t ih_rows, Py_ssize_t ih_cols, Py_ssize_t hh_rows, Py_ssize_t hh_cols,
-    Py_ssize_t b_length, Py_ssize_t h0_length, Py_ssize_t h_rows, Py_ssize_t h_cols,
-    Py_ssize_t final_rows, Py_ssize_t final_cols, Py_ssize_t work_rows,
+    Py_ssize_t b_length, Py_ssize_t h0_rows, Py_ssize_t h0_cols,
+    Py_ssize_t h_rows, Py_ssize_t h_cols, Py_ssize_t final_rows, Py_ssize_t final_cols, Py_ssize_t work_rows,
     Py_ssize_t work_cols, Py_ssize_t work_size, int n_threads,
 ) except -1:
     """The arguments every cell's forward pass shares (see ``elman_forward``).
@@ -132,7 +153,7 @@ cdef inline Py_ssize_t check_forward_pass(
     check_thread_count(n_threads)
     check_cell_weights(x_cols, hidden, n_gates, ih_rows, ih_cols, hh_rows, hh_cols,
                        b_length)
-    require_length("h0", h0_length, hidden)
+    check_initial_states("h0", h0_rows, h0_cols, n_seq, hidden)
     if predicting:
         require_length("input_start", input_start.shape[0], n_seq)
         check_input_rows(input_start, input_step, seq_len, x_rows)
@@ -153,8 +174,9 @@ cdef inline Py_ssize_t check_backward_pass(
     const Py_ssize_t[::1] seq_len, const Py_ssize_t[::1] chunk_row_start,
     Py_ssize_t chunk_size, Py_ssize_t x_rows, Py_ssize_t x_cols, Py_ssize_t n_gates,
     Py_ssize_t ih_rows, Py_ssize_t ih_cols, Py_ssize_t hh_rows, Py_ssize_t hh_cols,
-    Py_ssize_t h0_length, bint has_initial_state, Py_ssize_t n_extra,
-    Py_ssize_t h_rows, Py_ssize_t h_cols, Py_ssize_t dh_rows, Py_ssize_t dh_cols,
+    Py_ssize_t h0_rows, Py_ssize_t h0_cols, bint has_initial_state,
+    bint given_initial_state, Py_ssize_t n_extra, Py_ssize_t d_initial_rows,
+    Py_ssize_t d_initial_cols, Py_ssize_t h_rows, Py_ssize_t h_cols, Py_ssize_t dh_rows, Py_ssize_t dh_cols,
     Py_ssize_t d_rows, Py_ssize_t d_cols, Py_ssize_t dx_rows, Py_ssize_t dx_cols,
     Py_ssize_t work_rows, Py_ssize_t work_cols, Py_ssize_t work_size,
     Py_ssize_t chunk_grad_rows, Py_ssize_t chunk_grad_cols, Py_ssize_t grad_length,
@@ -164,6 +186,7 @@ cdef inline Py_ssize_t check_backward_pass(
     ``elman_backward``). ``n_extra`` counts the gradient's entries after
     [W_ih, W_hh, b] besides a learned h0 (the GRU's b_hn, the LSTM's c0).
     Returns the number of rows of the batch layout."""
+    cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t hidden = hh_rows
     cdef Py_ssize_t width = n_gates * hidden
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
@@ -172,7 +195,13 @@ cdef inline Py_ssize_t check_backward_pass(
         hidden if has_initial_state else 0)
     check_thread_count(n_threads)
     check_cell_weights(x_cols, hidden, n_gates, ih_rows, ih_cols, hh_rows, hh_cols, width)
-    require_length("h0", h0_length, hidden)
+    check_initial_states("h0", h0_rows, h0_cols, n_seq, hidden)
+    if given_initial_state:
+        if has_initial_state:
+            raise ValueError("kernel arguments: an initial state is either learned "
+                             "or given per sequence, not both")
+        require_shape("h0", h0_rows, h0_cols, n_seq, hidden)
+    check_initial_gradient("d_initial", d_initial_rows, d_initial_cols, n_seq, hidden)
     require_shape("X", x_rows, x_cols, n_rows, x_cols)
     require_shape("H", h_rows, h_cols, n_rows, hidden)
     require_shape("dH", dh_rows, dh_cols, n_rows, hidden)

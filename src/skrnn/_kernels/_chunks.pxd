@@ -125,9 +125,17 @@ cdef struct ChunkJob:
     const void *W_hh
     const void *b
     const void *b_hn
+    # Initial states: one row shared by every sequence (row stride 0) or
+    # one per sorted sequence (row stride ``hidden``); ``given_initial_state``:
+    # per sequence, and not parameters (BPTT gives their gradients back in
+    # ``d_initial`` and ``d_initial_cell`` if not NULL).
     const void *h0
     const void *c0
+    Py_ssize_t h0_stride
     bint has_initial_state
+    bint given_initial_state
+    void *d_initial
+    void *d_initial_cell
     int activation
     const void *packed[4]
     # What the forward pass writes and BPTT reads (NULL where unused).
@@ -249,14 +257,24 @@ cdef inline void copy_rows(
 
 cdef inline void fill_initial_states(
     floating *blocks, Py_ssize_t n_seq, Py_ssize_t ld, int n_in,
-    const floating *h0, int hidden,
+    const floating *h0, Py_ssize_t h0_stride, int hidden,
 ) noexcept nogil:
-    """blocks[p, n_in:] = h0 for the chunk's n_seq rows of [x | h] (row
-    stride ``ld``): the h_{-1} beside step 0's inputs in a prediction pass
-    (see ``_predict_chunk`` in the cell kernels)."""
+    """blocks[p, n_in:] = h0[p] (row stride ``h0_stride``, 0 for a shared
+    h0) for the chunk's n_seq rows of [x | h] (row stride ``ld``): the
+    h_{-1} beside step 0's inputs in a prediction pass (see
+    ``_predict_chunk`` in the cell kernels)."""
     cdef Py_ssize_t p
     for p in range(n_seq):
-        memcpy(&blocks[p * ld + n_in], h0, hidden * sizeof(floating))
+        memcpy(&blocks[p * ld + n_in], &h0[p * h0_stride], hidden * sizeof(floating))
+
+
+cdef inline void copy_chunk_rows(
+    const floating *source, Py_ssize_t n_rows, int n_cols, floating *dest,
+) noexcept nogil:
+    """dest[:n_rows] = source[:n_rows], contiguous rows of n_cols values;
+    nothing if ``dest`` is NULL (an output not asked for)."""
+    if dest != NULL:
+        memcpy(dest, source, n_rows * n_cols * sizeof(floating))
 
 
 cdef inline void store_step_states(
@@ -311,8 +329,9 @@ cdef inline void previous_states_beside_inputs(
     int hidden, floating *XH,
 ) noexcept nogil:
     """XH[slab + p, n_in:] = h_{t-1} of the slab's sequence p, read from the
-    rows at ``H_prev``; zero if ``H_prev`` is NULL (step 0, whose h0 share
-    of dW_hh is added apart)."""
+    rows at ``H_prev`` (at step 0, the initial states given per sequence);
+    zero if ``H_prev`` is NULL (step 0 from a zero or learned h0, whose
+    share of dW_hh is added apart)."""
     cdef Py_ssize_t p
     cdef floating *row
     for p in range(running):
@@ -351,6 +370,29 @@ cdef inline void bias_and_input_gradients(
         gemm(False, True, n_rows, n_in, width,
              <floating> 1, &D[row0 * width], width, W_ih, width,
              <floating> 0, &dX[row0 * n_in], n_in)
+
+
+cdef inline void given_initial_state_gradients(
+    const floating *h0, const floating *delta0, Py_ssize_t n_seq, int hidden,
+    int width, floating *g_W_hh,
+) noexcept nogil:
+    """Step 0 of each sequence p read its own h0[p] (rows of ``h0``), and
+    ``delta0`` holds its recurrent-side deltas (rows of ``width``): add
+    h0^T delta0 to dW_hh."""
+    gemm(True, False, hidden, width, <int> n_seq,
+         <floating> 1, h0, hidden, delta0, width,
+         <floating> 1, g_W_hh, width)
+
+
+cdef inline void initial_state_rows_gradient(
+    const floating *delta0, Py_ssize_t n_seq, const floating *W_hh, int hidden,
+    int width, floating beta, floating *d_initial,
+) noexcept nogil:
+    """d_initial = delta0 @ W_hh^T + beta * d_initial: dLoss/dh0 of each
+    sequence through the recurrent side of step 0."""
+    gemm(False, True, <int> n_seq, hidden, width,
+         <floating> 1, delta0, width, W_hh, width,
+         beta, d_initial, hidden)
 
 
 cdef inline void initial_state_gradients(

@@ -97,7 +97,7 @@ def elman_forward(
     const floating[:, ::1] W_ih,
     const floating[:, ::1] W_hh,
     const floating[::1] b,
-    const floating[::1] h0,
+    const floating[:, ::1] h0,
     bint has_initial_state,
     int activation,
     floating[:, ::1] H,
@@ -131,11 +131,12 @@ def elman_forward(
         Sequences per chunk (the last chunk may hold fewer).
     W_ih, W_hh, b : arrays
         Parameters (views into the flat parameter vector).
-    h0 : (H,) array
-        Initial hidden state: zeros unless learned.
+    h0 : (1, H) or (n_seq, H) array
+        Initial hidden state: one row shared by every sequence (zeros
+        unless learned), or one row per sorted sequence (states carried
+        from a previous pass).
     has_initial_state : bool
-        Whether h0 is learned (not zero); if not, its product with W_hh is
-        skipped.
+        Whether h0 is not zero; if not, its product with W_hh is skipped.
     activation : int
         A value of ``ACTIVATIONS``.
     H : (n_rows, H) or (0, H) array, written
@@ -171,7 +172,7 @@ def elman_forward(
     check_forward_pass(
         seq_len, chunk_row_start, chunk_size, input_start, input_step,
         X.shape[0], X.shape[1], 1, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
-        W_hh.shape[1], b.shape[0], h0.shape[0], H.shape[0], H.shape[1],
+        W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0], H.shape[1],
         final.shape[0], final.shape[1], work.shape[0], work.shape[1],
         forward_work_size(chunk_size, hidden, n_in), n_threads)
     # The weights, packed once for every chunk. W_ih for the input
@@ -186,7 +187,8 @@ def elman_forward(
     else:
         packed_W_hh = pack_weight(hidden, hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.b, job.h0 = &b[0], &h0[0]
+    job.b, job.h0 = &b[0], &h0[0, 0]
+    job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state, job.activation = has_initial_state, activation
     job.packed[0] = packed_W_ih
     job.packed[1] = packed_W_xh if predicting else packed_W_hh
@@ -221,8 +223,8 @@ cdef inline void _forward_one_chunk(
             &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
             <const floating *> j.X, &j.input_start[first], j.input_step,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0, j.has_initial_state,
-            j.activation,
+            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
+            j.h0_stride, j.has_initial_state, j.activation,
             NULL if j.final != NULL else <floating *> j.H,
             <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
             <floating *> j.work + worker * j.work_stride,
@@ -232,8 +234,8 @@ cdef inline void _forward_one_chunk(
             &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
             j.n_in, j.hidden, <const floating *> j.X,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0, j.has_initial_state,
-            j.activation, <floating *> j.H,
+            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
+            j.h0_stride, j.has_initial_state, j.activation, <floating *> j.H,
         )
 
 
@@ -249,6 +251,7 @@ cdef void _forward_chunk(
     const floating *packed_W_hh,
     const floating *b,
     const floating *h0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     int activation,
     floating *H,
@@ -267,11 +270,11 @@ cdef void _forward_chunk(
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
         states = &H[slab * hidden]
-        # At t = 0 every sequence starts from the same h0 (row stride 0), or
+        # At t = 0 the sequences start from h0 (a shared row: stride 0), or
         # from zero.
         if t > 0 or has_initial_state:
             packed_gemm(<int> running, hidden, hidden,
-                        prev_states if t > 0 else h0, hidden if t > 0 else 0,
+                        prev_states if t > 0 else h0, hidden if t > 0 else h0_stride,
                         packed_W_hh, states, hidden, True)
         _activate_rows(states, 1, running * hidden, running * hidden, activation)
         prev_states = states
@@ -291,6 +294,7 @@ cdef bint _predict_chunk(
     const floating *packed_W_xh,
     const floating *b,
     const floating *h0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     int activation,
     floating *H,
@@ -313,7 +317,7 @@ cdef bint _predict_chunk(
     cdef floating *states                           # h_t, in the other block
 
     if has_initial_state:
-        fill_initial_states(work, n_seq, ld, n_in, h0, hidden)
+        fill_initial_states(work, n_seq, ld, n_in, h0, h0_stride, hidden)
     slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
@@ -342,14 +346,16 @@ def elman_backward(
     Py_ssize_t chunk_size,
     const floating[:, ::1] W_ih,
     const floating[:, ::1] W_hh,
-    const floating[::1] h0,
+    const floating[:, ::1] h0,
     bint has_initial_state,
+    bint given_initial_state,
     int activation,
     const floating[:, ::1] H,
     const floating[:, ::1] dH,
     floating[:, ::1] D,
     floating[:, ::1] XH,
     floating[:, ::1] dX,
+    floating[:, ::1] d_initial,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
     floating[::1] grad,
@@ -359,9 +365,14 @@ def elman_backward(
 
     Parameters
     ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0,
-    has_initial_state, activation :
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0, activation :
         As given to ``elman_forward``.
+    has_initial_state : bool
+        Whether h0 is learned: one shared row, whose gradient ends the
+        local gradient.
+    given_initial_state : bool
+        Whether h0 holds a state per sequence, given (not a parameter): its
+        share of dW_hh is then each sequence's own.
     H : (n_rows, H) array
         As written by ``elman_forward``.
     dH : (n_rows, H) array
@@ -375,6 +386,9 @@ def elman_backward(
         the gradient, are one GEMM: XH^T @ D.
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
+    d_initial : (n_seq, H) or (0, H) array, written
+        Gradient with respect to each sorted sequence's initial state;
+        skipped when it has no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
     chunk_grad : (n_chunks, n_local) array, work
         One gradient per chunk, local layout [W_ih, W_hh, b, (h0)].
@@ -389,7 +403,8 @@ def elman_backward(
     check_backward_pass(
         seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 1,
         W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        has_initial_state, 0, H.shape[0], H.shape[1], dH.shape[0], dH.shape[1],
+        h0.shape[1], has_initial_state, given_initial_state, 0, d_initial.shape[0],
+        d_initial.shape[1], H.shape[0], H.shape[1], dH.shape[0], dH.shape[1],
         D.shape[0], D.shape[1], dX.shape[0], dX.shape[1], work.shape[0],
         work.shape[1], backward_work_size(chunk_size, W_hh.shape[0]),
         chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
@@ -398,8 +413,10 @@ def elman_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, W_hh.shape[0])
-    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0]
+    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
+    job.h0_stride = W_hh.shape[0] if h0.shape[0] > 1 else 0
     job.has_initial_state, job.activation = has_initial_state, activation
+    job.given_initial_state, job.d_initial = given_initial_state, row_pointer(d_initial)
     job.packed[0] = packed_W_hh_T
     # (BPTT only reads H.)
     job.H, job.dH = <void *> const_row_pointer(H), const_row_pointer(dH)
@@ -427,9 +444,11 @@ cdef inline void _backward_one_chunk(
         &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
         j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
         <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0, j.has_initial_state,
+        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
+        j.has_initial_state, j.given_initial_state,
         j.activation, <const floating *> j.H, <const floating *> j.dH,
         <floating *> j.D, <floating *> j.shifted, <floating *> j.dX,
+        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
         <floating *> j.work + c * j.work_stride,
         <floating *> j.chunk_grad + c * j.chunk_grad_stride,
     )
@@ -448,12 +467,14 @@ cdef void _backward_chunk(
     const floating *packed_W_hh_T,
     const floating *h0,
     bint has_initial_state,
+    bint given_initial_state,
     int activation,
     const floating *H,
     const floating *dH,
     floating *D,
     floating *XH,
     floating *dX,
+    floating *d_initial,
     floating *work,
     floating *grad,
 ) noexcept nogil:
@@ -493,7 +514,11 @@ cdef void _backward_chunk(
             packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
                         hidden, packed_W_hh_T, G, hidden, False)
         else:
-            previous_states_beside_inputs(NULL, slab, running, n_in, hidden, XH)
+            previous_states_beside_inputs(h0 if given_initial_state else NULL, slab,
+                                          running, n_in, hidden, XH)
+            if d_initial != NULL:
+                packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
+                            hidden, packed_W_hh_T, d_initial, hidden, False)
         running_next = running
         slab_end = slab
 

@@ -26,8 +26,9 @@ from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, init_job, row_pointer, run_chunks,
-    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
+    ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
+    column_sums, fill_initial_states, gather_step_inputs, given_initial_state_gradients,
+    initial_state_gradients, initial_state_rows_gradient,
     n_running, project_inputs, store_step_states, sum_chunk_gradients,
     weight_gradients,
 )
@@ -52,7 +53,9 @@ def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in)
 
 def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
     """Length of each chunk's row of ``work`` in ``gru_backward``."""
-    return chunk_size * hidden + 3 * hidden
+    # G, delta0_sum, and step 0's recurrent-side deltas per sequence (for
+    # initial states given per sequence, or their gradient).
+    return chunk_size * hidden + 3 * hidden + chunk_size * 3 * hidden
 
 
 def gru_forward(
@@ -66,7 +69,7 @@ def gru_forward(
     const floating[:, ::1] W_hh,
     const floating[::1] b,
     const floating[::1] b_hn,
-    const floating[::1] h0,
+    const floating[:, ::1] h0,
     bint has_initial_state,
     floating[:, ::1] H,
     floating[:, ::1] final,
@@ -83,11 +86,11 @@ def gru_forward(
         As for ``elman_forward``, with 3H gate columns.
     b_hn : (H,) array
         Bias of the recurrent product of the n gate.
-    h0 : (H,) array
-        Initial hidden state: zeros unless learned.
+    h0 : (1, H) or (n_seq, H) array
+        Initial hidden state: one row shared by every sequence (zeros
+        unless learned), or one row per sorted sequence.
     has_initial_state : bool
-        Whether h0 is learned (not zero); if not, its product with W_hh is
-        skipped.
+        Whether h0 is not zero; if not, its product with W_hh is skipped.
     H, final : arrays, written
         As for ``elman_forward``.
     A : (n_rows, 3H) or (0, 3H) array, written
@@ -120,7 +123,7 @@ def gru_forward(
     cdef Py_ssize_t n_rows = check_forward_pass(
         seq_len, chunk_row_start, chunk_size, input_start, input_step,
         X.shape[0], X.shape[1], 3, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
-        W_hh.shape[1], b.shape[0], h0.shape[0], H.shape[0], H.shape[1],
+        W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0], H.shape[1],
         final.shape[0], final.shape[1], work.shape[0], work.shape[1],
         forward_work_size(chunk_size, hidden, n_in), n_threads)
     require_length("b_hn", b_hn.shape[0], hidden)
@@ -144,7 +147,8 @@ def gru_forward(
         packed_W_hrz = pack_weight(
             hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.b, job.b_hn, job.h0 = &b[0], &b_hn[0], &h0[0]
+    job.b, job.b_hn, job.h0 = &b[0], &b_hn[0], &h0[0, 0]
+    job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state = has_initial_state
     job.packed[0] = packed_W_ih
     job.packed[1] = packed_W_xrz if predicting else packed_W_hrz
@@ -185,8 +189,8 @@ cdef inline void _forward_one_chunk(
             <const floating *> j.X, &j.input_start[first], j.input_step,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
             <const floating *> j.packed[2], <const floating *> j.packed[3],
-            <const floating *> j.b, <const floating *> j.b_hn, <const floating *> j.h0,
-            j.has_initial_state,
+            <const floating *> j.b, <const floating *> j.b_hn,
+            <const floating *> j.h0 + first * j.h0_stride, j.h0_stride, j.has_initial_state,
             NULL if j.final != NULL else <floating *> j.H,
             <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
             <floating *> j.work + worker * j.work_stride,
@@ -197,8 +201,9 @@ cdef inline void _forward_one_chunk(
             j.n_in, j.hidden, <const floating *> j.X,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
             <const floating *> j.packed[3],
-            <const floating *> j.b, <const floating *> j.b_hn, <const floating *> j.h0,
-            j.has_initial_state, <floating *> j.H, <floating *> j.A, <floating *> j.HN,
+            <const floating *> j.b, <const floating *> j.b_hn,
+            <const floating *> j.h0 + first * j.h0_stride, j.h0_stride, j.has_initial_state,
+            <floating *> j.H, <floating *> j.A, <floating *> j.HN,
         )
 
 
@@ -230,6 +235,7 @@ cdef void _forward_chunk(
     const floating *b,
     const floating *b_hn,
     const floating *h0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     floating *H,
     floating *A,
@@ -256,9 +262,9 @@ cdef void _forward_chunk(
         states = &H[slab * hidden]
         gates = &A[slab * width]
         hns = &HN[slab * hidden]
-        # At t = 0 every sequence starts from the same h0 (row stride 0).
+        # At t = 0 the sequences start from h0 (a shared row: stride 0).
         h_prev = prev_states if t > 0 else h0
-        prev_stride = hidden if t > 0 else 0
+        prev_stride = hidden if t > 0 else h0_stride
         # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
         # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
         # multiply; none from a zero initial state.
@@ -291,6 +297,7 @@ cdef bint _predict_chunk(
     const floating *b,
     const floating *b_hn,
     const floating *h0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     floating *H,
     floating *final,
@@ -319,7 +326,7 @@ cdef bint _predict_chunk(
     cdef const floating *h_prev
 
     if has_initial_state:
-        fill_initial_states(blocks, n_seq, ld, n_in, h0, hidden)
+        fill_initial_states(blocks, n_seq, ld, n_in, h0, h0_stride, hidden)
     slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
@@ -360,8 +367,9 @@ def gru_backward(
     Py_ssize_t chunk_size,
     const floating[:, ::1] W_ih,
     const floating[:, ::1] W_hh,
-    const floating[::1] h0,
+    const floating[:, ::1] h0,
     bint has_initial_state,
+    bint given_initial_state,
     const floating[:, ::1] H,
     const floating[:, ::1] A,
     const floating[:, ::1] HN,
@@ -369,6 +377,7 @@ def gru_backward(
     floating[:, ::1] D,
     floating[:, ::1] D_next,
     floating[:, ::1] dX,
+    floating[:, ::1] d_initial,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
     floating[::1] grad,
@@ -378,9 +387,10 @@ def gru_backward(
 
     Parameters
     ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0,
-    has_initial_state :
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0 :
         As given to ``gru_forward``.
+    has_initial_state, given_initial_state : bool
+        As for ``elman_backward``.
     H, A, HN : arrays
         As written by ``gru_forward``.
     dH : (n_rows, H) array
@@ -395,6 +405,9 @@ def gru_backward(
         the n block, where r multiplies the recurrent term.
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
+    d_initial : (n_seq, H) or (0, H) array, written
+        Gradient with respect to each sorted sequence's initial state;
+        skipped when it has no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
     chunk_grad : (n_chunks, n_local) array, work
         One gradient per chunk, local layout [W_ih, W_hh, b, b_hn, (h0)].
@@ -410,7 +423,8 @@ def gru_backward(
     cdef Py_ssize_t n_rows = check_backward_pass(
         seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 3,
         W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        has_initial_state, hidden, H.shape[0], H.shape[1],
+        h0.shape[1], has_initial_state, given_initial_state, hidden, d_initial.shape[0],
+        d_initial.shape[1], H.shape[0], H.shape[1],
         dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
         work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
         chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
@@ -421,8 +435,10 @@ def gru_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0]
-    job.has_initial_state = has_initial_state
+    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
+    job.h0_stride = hidden if h0.shape[0] > 1 else 0
+    job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
+    job.d_initial = row_pointer(d_initial)
     job.packed[0] = packed_W_hh_T
     # (BPTT only reads H, A and HN.)
     job.H, job.A = <void *> const_row_pointer(H), <void *> const_row_pointer(A)
@@ -451,10 +467,13 @@ cdef inline void _backward_one_chunk(
         &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
         j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
         <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0, j.has_initial_state,
+        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
+        j.h0_stride, j.has_initial_state, j.given_initial_state,
         <const floating *> j.H, <const floating *> j.A, <const floating *> j.HN,
         <const floating *> j.dH, <floating *> j.D, <floating *> j.shifted,
-        <floating *> j.dX, <floating *> j.work + c * j.work_stride,
+        <floating *> j.dX,
+        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
+        <floating *> j.work + c * j.work_stride,
         <floating *> j.chunk_grad + c * j.chunk_grad_stride,
     )
 
@@ -471,7 +490,9 @@ cdef void _backward_chunk(
     const floating *W_hh,
     const floating *packed_W_hh_T,
     const floating *h0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
+    bint given_initial_state,
     const floating *H,
     const floating *A,
     const floating *HN,
@@ -479,6 +500,7 @@ cdef void _backward_chunk(
     floating *D,
     floating *D_next,
     floating *dX,
+    floating *d_initial,
     floating *work,
     floating *grad,
 ) noexcept nogil:
@@ -496,6 +518,10 @@ cdef void _backward_chunk(
     # delta0_sum: the recurrent-side deltas of step 0, summed over sequences.
     cdef floating *G = work
     cdef floating *delta0_sum = G + n_seq * hidden
+    # Step 0's recurrent-side deltas of each sequence, kept only where the
+    # initial states are per sequence or their gradient is asked for.
+    cdef floating *delta0 = (delta0_sum + width
+                             if given_initial_state or d_initial != NULL else NULL)
     cdef floating *g_W_ih = grad
     cdef floating *g_W_hh = g_W_ih + n_in * width
     cdef floating *g_b = g_W_hh + hidden * width
@@ -522,7 +548,7 @@ cdef void _backward_chunk(
             a = &A[r * width]
             d = &D[r * width]
             d_rec = &D_next[(prev_slab + p) * width] if t > 0 else delta0_sum
-            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else h0
+            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else &h0[p * h0_stride]
             for k in range(hidden):
                 rg = a[k]
                 z = a[hidden + k]
@@ -544,6 +570,10 @@ cdef void _backward_chunk(
                     d_rec[2 * hidden + k] += d_n * rg
                     if has_initial_state:
                         g_h0[k] += dh * z
+                    if delta0 != NULL:
+                        delta0[p * width + k] = d[k]
+                        delta0[p * width + hidden + k] = d[hidden + k]
+                        delta0[p * width + 2 * hidden + k] = d_n * rg
                 # The direct path h_{t-1} -> h_t.
                 G[p * hidden + k] = dh * z
         # Sequences ending at t have no step t+1.
@@ -568,3 +598,9 @@ cdef void _backward_chunk(
         # g_h0 already holds the direct path's sum of dh * z.
         initial_state_gradients(h0, delta0_sum, W_hh, hidden, width,
                                 g_W_hh, 1, g_h0)
+    if given_initial_state:
+        given_initial_state_gradients(h0, delta0, running, hidden, width, g_W_hh)
+    if d_initial != NULL:
+        # The direct path's dh * z, left in G by step 0, plus the recurrent side.
+        copy_chunk_rows(G, running, hidden, d_initial)
+        initial_state_rows_gradient(delta0, running, W_hh, hidden, width, 1, d_initial)

@@ -23,7 +23,7 @@ from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, init_job, row_pointer, run_chunks,
+    ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
     column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
     n_running, project_inputs, store_step_states,
     inputs_beside_states, previous_states_beside_inputs,
@@ -72,8 +72,8 @@ def lstm_forward(
     const floating[:, ::1] W_ih,
     const floating[:, ::1] W_hh,
     const floating[::1] b,
-    const floating[::1] h0,
-    const floating[::1] c0,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] c0,
     bint has_initial_state,
     floating[:, ::1] H,
     floating[:, ::1] final,
@@ -88,11 +88,11 @@ def lstm_forward(
     ----------
     X, input_start, input_step, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
         As for ``elman_forward``, with 4H gate columns.
-    h0, c0 : (H,) arrays
-        Initial hidden and cell states: zeros unless learned.
+    h0, c0 : (1, H) or (n_seq, H) arrays
+        Initial hidden and cell states: one row shared by every sequence
+        (zeros unless learned), or one row per sorted sequence.
     has_initial_state : bool
-        Whether h0 is learned (not zero); if not, its product with W_hh is
-        skipped.
+        Whether h0 is not zero; if not, its product with W_hh is skipped.
     H, final : arrays, written
         As for ``elman_forward``.
     C : (n_rows, H) or (0, H) array, written
@@ -123,10 +123,10 @@ def lstm_forward(
     cdef Py_ssize_t n_rows = check_forward_pass(
         seq_len, chunk_row_start, chunk_size, input_start, input_step,
         X.shape[0], X.shape[1], 4, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
-        W_hh.shape[1], b.shape[0], h0.shape[0], H.shape[0], H.shape[1],
+        W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0], H.shape[1],
         final.shape[0], final.shape[1], work.shape[0], work.shape[1],
         forward_work_size(chunk_size, hidden, n_in), n_threads)
-    require_length("c0", c0.shape[0], hidden)
+    require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
     if not predicting:
         require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
         require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
@@ -143,7 +143,8 @@ def lstm_forward(
         packed_W_hh = pack_weight(
             hidden, 4 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.b, job.h0, job.c0 = &b[0], &h0[0], &c0[0]
+    job.b, job.h0, job.c0 = &b[0], &h0[0, 0], &c0[0, 0]
+    job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state = has_initial_state
     job.packed[0] = packed_W_ih
     job.packed[1] = packed_W_xh if predicting else packed_W_hh
@@ -179,7 +180,8 @@ cdef inline void _forward_one_chunk(
             &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
             <const floating *> j.X, &j.input_start[first], j.input_step,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0, <const floating *> j.c0,
+            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
+            <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
             j.has_initial_state,
             NULL if j.final != NULL else <floating *> j.H,
             <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
@@ -190,7 +192,8 @@ cdef inline void _forward_one_chunk(
             &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
             j.n_in, j.hidden, <const floating *> j.X,
             <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0, <const floating *> j.c0,
+            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
+            <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
             j.has_initial_state, <floating *> j.H, <floating *> j.C, <floating *> j.A,
         )
 
@@ -222,6 +225,7 @@ cdef void _forward_chunk(
     const floating *b,
     const floating *h0,
     const floating *c0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     floating *H,
     floating *C,
@@ -241,9 +245,9 @@ cdef void _forward_chunk(
     prev_slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
-        # At t = 0 every sequence starts from the same h0 and c0 (row stride
+        # At t = 0 the sequences start from h0 and c0 (shared rows: stride
         # 0); from a zero h0 there are no recurrent terms.
-        prev_stride = hidden if t > 0 else 0
+        prev_stride = hidden if t > 0 else h0_stride
         # All four gates' recurrent terms in one product.
         if t > 0 or has_initial_state:
             packed_gemm(<int> running, width, hidden,
@@ -271,6 +275,7 @@ cdef bint _predict_chunk(
     const floating *b,
     const floating *h0,
     const floating *c0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
     floating *H,
     floating *final,
@@ -299,7 +304,7 @@ cdef bint _predict_chunk(
     cdef floating *states                           # h_t, in the other block
 
     if has_initial_state:
-        fill_initial_states(blocks, n_seq, ld, n_in, h0, hidden)
+        fill_initial_states(blocks, n_seq, ld, n_in, h0, h0_stride, hidden)
     slab = row0
     for t in range(n_steps):
         running = n_running(seq_len, n_seq, t)
@@ -316,8 +321,8 @@ cdef bint _predict_chunk(
             # From a zero h0: the input projection alone.
             packed_gemm_bias(<int> running, width, n_in, xh, <int> ld,
                              packed_W_ih, b, gates, width)
-        # At t = 0 every sequence starts from the same c0 (row stride 0).
-        _step(running, hidden, gates, cells if t > 0 else c0, hidden if t > 0 else 0,
+        # At t = 0 the sequences start from c0 (a shared row: stride 0).
+        _step(running, hidden, gates, cells if t > 0 else c0, hidden if t > 0 else h0_stride,
               cells, states, ld)
         store_step_states(states, ld, running, next_running, hidden,
                           &H[slab * hidden] if H != NULL else NULL, final)
@@ -332,9 +337,10 @@ def lstm_backward(
     Py_ssize_t chunk_size,
     const floating[:, ::1] W_ih,
     const floating[:, ::1] W_hh,
-    const floating[::1] h0,
-    const floating[::1] c0,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] c0,
     bint has_initial_state,
+    bint given_initial_state,
     const floating[:, ::1] H,
     const floating[:, ::1] C,
     const floating[:, ::1] A,
@@ -342,6 +348,8 @@ def lstm_backward(
     floating[:, ::1] D,
     floating[:, ::1] XH,
     floating[:, ::1] dX,
+    floating[:, ::1] d_initial,
+    floating[:, ::1] d_initial_cell,
     floating[:, ::1] work,
     floating[:, ::1] chunk_grad,
     floating[::1] grad,
@@ -351,9 +359,10 @@ def lstm_backward(
 
     Parameters
     ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0, c0,
-    has_initial_state :
+    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0, c0 :
         As given to ``lstm_forward``.
+    has_initial_state, given_initial_state : bool
+        As for ``elman_backward``.
     H, C, A : arrays
         As written by ``lstm_forward``.
     dH : (n_rows, H) array
@@ -368,6 +377,9 @@ def lstm_backward(
         columns, packed by BLAS once.)
     dX : (n_rows, n_in) or (0, n_in) array, written
         Gradient with respect to ``X``; skipped when it has no rows.
+    d_initial, d_initial_cell : (n_seq, H) or (0, H) arrays, written
+        Gradient with respect to each sorted sequence's initial hidden and
+        cell state; skipped when they have no rows.
     work : (n_chunks, backward_work_size(chunk_size, H)) array, work
     chunk_grad : (n_chunks, n_local) array, work
         One gradient per chunk, local layout [W_ih, W_hh, b, (h0, c0)].
@@ -383,11 +395,15 @@ def lstm_backward(
     cdef Py_ssize_t n_rows = check_backward_pass(
         seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 4,
         W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        has_initial_state, hidden if has_initial_state else 0, H.shape[0], H.shape[1],
+        h0.shape[1], has_initial_state, given_initial_state,
+        hidden if has_initial_state else 0, d_initial.shape[0], d_initial.shape[1],
+        H.shape[0], H.shape[1],
         dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
         work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
         chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
-    require_length("c0", c0.shape[0], hidden)
+    require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
+    require_shape("d_initial_cell", d_initial_cell.shape[0], d_initial_cell.shape[1],
+                  d_initial.shape[0], hidden)
     require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
     require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
     require_shape("XH", XH.shape[0], XH.shape[1], n_rows, X.shape[1] + hidden)
@@ -395,8 +411,10 @@ def lstm_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.W_ih, job.W_hh, job.h0, job.c0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0], &c0[0]
-    job.has_initial_state = has_initial_state
+    job.W_ih, job.W_hh, job.h0, job.c0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0], &c0[0, 0]
+    job.h0_stride = hidden if h0.shape[0] > 1 else 0
+    job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
+    job.d_initial, job.d_initial_cell = row_pointer(d_initial), row_pointer(d_initial_cell)
     job.packed[0] = packed_W_hh_T
     # (BPTT only reads H, C and A.)
     job.H, job.C = <void *> const_row_pointer(H), <void *> const_row_pointer(C)
@@ -425,10 +443,13 @@ cdef inline void _backward_one_chunk(
         &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
         j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
         <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0, <const floating *> j.c0,
-        j.has_initial_state, <const floating *> j.H, <const floating *> j.C,
-        <const floating *> j.A, <const floating *> j.dH,
+        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
+        <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
+        j.has_initial_state, j.given_initial_state, <const floating *> j.H,
+        <const floating *> j.C, <const floating *> j.A, <const floating *> j.dH,
         <floating *> j.D, <floating *> j.shifted, <floating *> j.dX,
+        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
+        <floating *> j.d_initial_cell + first * j.hidden if j.d_initial != NULL else NULL,
         <floating *> j.work + c * j.work_stride,
         <floating *> j.chunk_grad + c * j.chunk_grad_stride,
     )
@@ -447,7 +468,9 @@ cdef void _backward_chunk(
     const floating *packed_W_hh_T,
     const floating *h0,
     const floating *c0,
+    Py_ssize_t h0_stride,
     bint has_initial_state,
+    bint given_initial_state,
     const floating *H,
     const floating *C,
     const floating *A,
@@ -455,6 +478,8 @@ cdef void _backward_chunk(
     floating *D,
     floating *XH,
     floating *dX,
+    floating *d_initial,
+    floating *d_initial_cell,
     floating *work,
     floating *grad,
 ) noexcept nogil:
@@ -492,12 +517,12 @@ cdef void _backward_chunk(
         if floating is float:
             skrnn_lstm_backward_step_float(
                 running, hidden, &A[slab * width],
-                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
+                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else h0_stride,
                 T, &dH[slab * hidden], G, Gc, &D[slab * width])
         else:
             skrnn_lstm_backward_step_double(
                 running, hidden, &A[slab * width],
-                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else 0,
+                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else h0_stride,
                 T, &dH[slab * hidden], G, Gc, &D[slab * width])
         if t > 0:
             previous_states_beside_inputs(&H[prev_slab * hidden], slab, running,
@@ -506,7 +531,13 @@ cdef void _backward_chunk(
             packed_gemm(<int> running, hidden, width, &D[slab * width],
                         width, packed_W_hh_T, G, hidden, False)
         else:
-            previous_states_beside_inputs(NULL, slab, running, n_in, hidden, XH)
+            previous_states_beside_inputs(h0 if given_initial_state else NULL, slab,
+                                          running, n_in, hidden, XH)
+            if d_initial != NULL:
+                # dLoss/dh0 through step 0; dLoss/dc0 is what the step left in Gc.
+                packed_gemm(<int> running, hidden, width, &D[slab * width],
+                            width, packed_W_hh_T, d_initial, hidden, False)
+                copy_chunk_rows(Gc, running, hidden, d_initial_cell)
         running_next = running
         slab_end = slab
 
