@@ -26,6 +26,7 @@ from ._optimizers import (
 from ._params import NetworkSpec
 from ._sequences import check_n_batch_labels, check_sequences
 from ._threads import effective_n_threads, single_threaded_blas
+from ._truncation import truncated_loss_and_gradient
 from ._weights import from_torch_names, to_torch_names
 from .exceptions import TrainingDivergedError
 
@@ -88,6 +89,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "clip_threshold": [Interval(Real, 0, None, closed="neither"), None],
+        "bptt_truncate": [Interval(Integral, 1, None, closed="left"), None],
         "n_threads": [Interval(Integral, None, -1, closed="right"),
                       Interval(Integral, 1, None, closed="left"), None],
     }
@@ -121,6 +123,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         epsilon=1e-8,
         n_iter_no_change=10,
         clip_threshold=1.0,
+        bptt_truncate=None,
         n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -149,6 +152,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.clip_threshold = clip_threshold
+        self.bptt_truncate = bptt_truncate
         self.n_threads = n_threads
 
     # -- hooks for the subclasses ------------------------------------------
@@ -281,6 +285,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 "partial_fit does not support early_stopping=True: it runs one "
                 "pass over the data it is given, with no held-out part to stop "
                 "on. Set early_stopping=False, or use fit."
+            )
+        if self.bptt_truncate is not None and self.bidirectional:
+            raise ValueError(
+                "bptt_truncate needs bidirectional=False: the backward direction "
+                "reads each sequence from its last step, so its state cannot pass "
+                "from one window to the next in time order. Set bptt_truncate=None "
+                "or bidirectional=False."
             )
         n_threads = effective_n_threads(self.n_threads)
         first_call = not hasattr(self, "_params") or (
@@ -438,15 +449,23 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self._params[...] = self._best_params
 
     def _loss_and_gradient(self, params, batch, batch_targets, n_threads, workspace=None):
-        """The training objective on a batch and its gradient by BPTT.
+        """The training objective on a batch and its gradient by BPTT
+        (truncated every ``bptt_truncate`` steps, see ``skrnn._truncation``).
 
         The objective is the mean loss plus ``0.5 * alpha * ||W||^2 / n``
         over the weight matrices, as ``MLPClassifier`` scales it, n being
         what the loss is averaged over (the batch's sequences, or steps).
         """
-        out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
-        loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets))
-        grad = self._network.backward(params, cache, d_out, n_threads, workspace=workspace)
+        window = self.bptt_truncate
+        if window is not None and int(batch.lengths.max()) > window:
+            loss, grad = truncated_loss_and_gradient(
+                self._network, params, batch, batch_targets, self._target_rows, self._loss,
+                window, n_threads, workspace)
+        else:
+            out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
+            loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets))
+            grad = self._network.backward(params, cache, d_out, n_threads,
+                                          workspace=workspace)
         if self.alpha > 0:
             weights = params[: self._network.layout.n_weights]
             scale = self.alpha / self._n_loss_terms(batch)

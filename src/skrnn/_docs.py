@@ -100,6 +100,20 @@ TRAINING_PARAMETERS = """
         Gradient clipping (Pascanu et al. 2013, Algorithm 1): when the L2
         norm of the whole gradient of a mini-batch exceeds this value, the
         gradient is rescaled to this norm. ``None`` disables clipping.
+
+    bptt_truncate : int or None, default=None
+        Truncated backpropagation through time: run each sequence in
+        consecutive windows of this many steps, starting at its first step
+        (steps 0 to k-1, k to 2k-1, ...; the last window holds what remains).
+        The state passes from each window to the next, the gradient does not
+        (as ``h = h.detach()`` at each window boundary in PyTorch); the
+        windows' gradients are summed into one update per mini-batch. Only
+        one window's activations are kept, so memory follows this value
+        rather than the sequences' length: a single series of any length
+        trains. The outputs and the loss are the untruncated network's. It
+        needs ``bidirectional=False``. ``None`` backpropagates through every
+        step.
+
     n_threads : int or None, default=None
         Threads of the kernels. ``None`` uses what ``OMP_NUM_THREADS``
         or a threadpoolctl limit allows, else all physical cores; -1 all of

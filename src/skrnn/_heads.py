@@ -41,12 +41,15 @@ class Head:
     ``reads_final_only``: whether a prediction pass needs only each
     sequence's final state of the top layer (its kernels then keep no other
     state); ``per_step``: whether there is one output row per step rather
-    than per sequence.
+    than per sequence; ``pools_over_steps``: whether a row reads all of a
+    sequence's steps (so that truncated BPTT needs the whole pool before any
+    gradient, see ``skrnn._truncation``).
     """
 
     name = None
     reads_final_only = False
     per_step = False
+    pools_over_steps = False
 
     def read(self, states, finals, batch, for_backward):
         """The output layer's input rows, in sorted-sequence (or work-row)
@@ -106,6 +109,8 @@ class LastState(Head):
 class Pooling(Head):
     """Mean or maximum over each sequence's own steps (never padding: the
     layout holds real steps only)."""
+
+    pools_over_steps = True
 
     def __init__(self, name):
         self.name = name

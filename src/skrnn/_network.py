@@ -494,7 +494,7 @@ class RecurrentNetwork:
     # -- backward --------------------------------------------------------------
 
     def backward(self, params, cache, d_out, n_threads, workspace=None,
-                 initial_gradient=False):
+                 initial_gradient=False, d_head=None):
         """Gradient of the loss with respect to ``params`` by BPTT.
 
         Parameters
@@ -502,13 +502,18 @@ class RecurrentNetwork:
         params : ndarray of shape (n_params,)
         cache : dict
             From the ``forward`` call on the same batch and parameters.
-        d_out : ndarray of the shape of ``forward``'s ``out``
+        d_out : ndarray of the shape of ``forward``'s ``out``, or None
             Gradient of the loss with respect to ``out``, in its order.
         n_threads : int
         workspace : Workspace, optional
             Where the work arrays come from; by default new ones.
         initial_gradient : bool, default=False
             Also return dLoss/d(initial state) of every sequence.
+        d_head : ndarray of shape (n_sequences, n_directions * hidden), optional
+            Instead of ``d_out``: the gradient with respect to the rows the
+            head read (a pooling head's, in batch order), for a loss that
+            reaches them by another path than this pass's output layer. The
+            output layer's gradient is then zero.
 
         Returns
         -------
@@ -530,11 +535,16 @@ class RecurrentNetwork:
         n_dir = len(spec.directions)
 
         out_rows = cache["out_rows"]
-        d_out = np.ascontiguousarray(
-            d_out[batch.order if out_rows is None else out_rows], dtype=self.dtype)
-        g["W_y"][...] = cache["head_rows"].T @ d_out
-        g["b_y"][...] = d_out.sum(axis=0)
-        d_head = d_out @ w["W_y"].T
+        if d_head is None:
+            d_out = np.ascontiguousarray(
+                d_out[batch.order if out_rows is None else out_rows], dtype=self.dtype)
+            g["W_y"][...] = cache["head_rows"].T @ d_out
+            g["b_y"][...] = d_out.sum(axis=0)
+            d_head = d_out @ w["W_y"].T
+        else:
+            g["W_y"][...] = 0
+            g["b_y"][...] = 0
+            d_head = np.ascontiguousarray(d_head[batch.order], dtype=self.dtype)
 
         # dLoss/dh at every row of the top layer, from the head.
         dH = self.head.seed(d_head, cache["head_context"], batch,

@@ -7,7 +7,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseRNN
 from ._docs import (
@@ -115,6 +115,7 @@ class _SequenceRNN(BaseRNN):
         epsilon=1e-8,
         n_iter_no_change=10,
         clip_threshold=1.0,
+        bptt_truncate=None,
         n_threads=None,
     ):
         super().__init__(
@@ -144,6 +145,7 @@ class _SequenceRNN(BaseRNN):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             clip_threshold=clip_threshold,
+            bptt_truncate=bptt_truncate,
             n_threads=n_threads,
         )
         self.pooling = pooling
