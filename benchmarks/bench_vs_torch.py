@@ -62,7 +62,8 @@ import time
 import numpy as np
 
 import skrnn
-from skrnn import RNNClassifier
+from skrnn import RNNClassifier, RNNStepClassifier
+from machine import cpu_model, vector_isa
 from threadpoolctl import threadpool_limits
 
 # skrnn's kernels and torch both link libgomp.so.1; the dynamic loader keeps
@@ -108,20 +109,23 @@ MATMUL_SIZE = 2048
 # -- the machine's limit -------------------------------------------------------
 
 
-def flops_per_sequence(cell, n_features, hidden, n_steps, n_classes, phase):
+def flops_per_sequence(cell, n_features, hidden, n_steps, n_classes, phase,
+                       per_step=False):
     """Flops of the matrix products of one sequence (two per multiply-add).
 
     Per step, with G gates: the input projection (F x GH) and the recurrent
     product (H x GH) forward; backward, their weight gradients and the
     product carrying the gradient back a step (H x GH). The first layer
     needs no gradient of its input. The dense output layer adds H x K
-    forward and twice that backward. Element-wise work is not counted.
+    forward and twice that backward, once per sequence or, ``per_step``,
+    at every step. Element-wise work is not counted.
     """
     gh = N_GATES[cell] * hidden
-    forward = n_steps * (n_features + hidden) * gh + hidden * n_classes
+    n_outputs = n_steps if per_step else 1
+    forward = n_steps * (n_features + hidden) * gh + n_outputs * hidden * n_classes
     if phase == "predict":
         return 2 * forward
-    backward = n_steps * (n_features + 2 * hidden) * gh + 2 * hidden * n_classes
+    backward = n_steps * (n_features + 2 * hidden) * gh + 2 * n_outputs * hidden * n_classes
     return 2 * (forward + backward)
 
 
@@ -156,6 +160,24 @@ def make_data(n_samples, n_steps, n_features, n_classes=N_CLASSES, seed=SEED):
     projection = rng.standard_normal((n_features, n_classes))
     y = (X.mean(axis=1) @ projection).argmax(axis=1).astype(np.int64)
     return X, y
+
+
+def step_labels(X, n_classes=N_CLASSES, seed=SEED):
+    """A label at every step, for ``--outputs step``: the largest of
+    ``n_classes`` random projections of the step's input.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples, n_steps), int64
+    """
+    projection = np.random.RandomState(seed + 1).standard_normal((X.shape[2], n_classes))
+    return (X @ projection).argmax(axis=2).astype(np.int64)
+
+
+def make_benchmark_data(args):
+    """The inputs, and the labels ``--outputs`` asks for."""
+    X, y = make_data(args.n_samples, args.steps, args.features)
+    return X, (step_labels(X) if args.outputs == "step" else y)
 
 
 def time_call(func):
@@ -196,9 +218,11 @@ def setup_frozen(enabled=True):
 # -- skrnn --------------------------------------------------------------------
 
 
-def make_skrnn(cell, hidden, batch_size, n_threads):
-    """An RNNClassifier set up like the torch peer."""
-    return RNNClassifier(
+def make_skrnn(cell, hidden, batch_size, n_threads, per_step=False):
+    """An RNNClassifier (an RNNStepClassifier, ``per_step``) set up like the
+    torch peer."""
+    estimator = RNNStepClassifier if per_step else RNNClassifier
+    return estimator(
         hidden_layer_sizes=hidden,
         cell=cell,
         activation="tanh",
@@ -237,11 +261,16 @@ class TorchPeer:
     n_features, hidden, n_classes : int
     dtype : {np.float32, np.float64}
     batch_size : int
+    per_step : bool
+        The output layer on every step's state (many-to-many), the loss
+        averaged over every step, as ``RNNStepClassifier`` averages it.
     """
 
-    def __init__(self, cell, n_features, hidden, n_classes, dtype, batch_size):
+    def __init__(self, cell, n_features, hidden, n_classes, dtype, batch_size,
+                 per_step=False):
         torch.manual_seed(SEED)
         self.cell = cell
+        self.per_step = per_step
         self.rnn = TORCH_CELLS[cell](n_features, hidden, batch_first=True)
         self.linear = nn.Linear(hidden, n_classes)
         self.model = nn.ModuleList([self.rnn, self.linear])
@@ -256,8 +285,11 @@ class TorchPeer:
         self.generator = torch.Generator().manual_seed(SEED)
 
     def forward(self, X):
-        """Logits read from the last hidden state (many-to-one)."""
-        _, h_last = self.rnn(X)  # h_last: (1, batch, hidden)
+        """Logits read from the last hidden state (many-to-one), or from
+        every step's, flattened to (batch * steps, classes)."""
+        states, h_last = self.rnn(X)  # h_last: (1, batch, hidden)
+        if self.per_step:
+            return self.linear(states).reshape(-1, self.linear.out_features)
         if self.cell == "lstm":
             h_last = h_last[0]  # (h_n, c_n)
         return self.linear(h_last[0])
@@ -268,7 +300,7 @@ class TorchPeer:
         for start in range(0, X.shape[0], self.batch_size):
             batch = order[start:start + self.batch_size]
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.forward(X[batch]), y[batch])
+            loss = self.loss_fn(self.forward(X[batch]), y[batch].reshape(-1))
             loss.backward()
             # The same global L2-norm clipping as skrnn's clip_threshold.
             nn.utils.clip_grad_norm_(self.model.parameters(), CLIP_THRESHOLD)
@@ -289,11 +321,12 @@ class TorchPeer:
 
 
 def bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads, batch_size, repeats,
-                 freeze_setup=True):
+                 freeze_setup=True, per_step=False):
     """Best times of skrnn and torch for one (cell, dtype, threads, hidden).
 
     ``X`` already has the dtype under test; ``X_torch`` is None without torch.
-    ``freeze_setup``: time within ``setup_frozen``.
+    ``freeze_setup``: time within ``setup_frozen``; ``per_step``: the
+    many-to-many networks, ``y`` holding a label per step.
 
     Returns
     -------
@@ -301,14 +334,15 @@ def bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads, batch_size, re
         ``times[phase][library]``: the best of ``repeats`` times in seconds
         (None for torch when it is missing).
     """
-    skrnn_model = make_skrnn(cell, hidden, batch_size, n_threads)
+    skrnn_model = make_skrnn(cell, hidden, batch_size, n_threads, per_step)
     # Warm-up: the first partial_fit also initialises the weights and the
     # optimizer, and the first calls fill caches and start the thread pools.
     skrnn_train_epoch(skrnn_model, X, y)
     skrnn_predict(skrnn_model, X)
     peer = None
     if X_torch is not None:
-        peer = TorchPeer(cell, X.shape[2], hidden, N_CLASSES, X.dtype.type, batch_size)
+        peer = TorchPeer(cell, X.shape[2], hidden, N_CLASSES, X.dtype.type, batch_size,
+                         per_step)
         peer.train_epoch(X_torch, y_torch)
         peer.predict(X_torch)
 
@@ -352,7 +386,7 @@ def run_benchmark(args):
     matmul : dict
         numpy.matmul's GFLOP/s by (dtype name, thread count).
     """
-    X64, y = make_data(args.n_samples, args.steps, args.features)
+    X64, y = make_benchmark_data(args)
     matmul = measure_matmul(args, {})
     results = []
     for cell in args.cells:
@@ -398,10 +432,11 @@ def _run_cell_dtype(args, cell, dtype_name, X64, y):
                   f"hidden {hidden} ...", file=sys.stderr, flush=True)
             times = bench_config(X, y, X_torch, y_torch, cell, hidden, n_threads,
                                  args.batch_size, args.repeats,
-                                 freeze_setup=not args.full_gc)
+                                 freeze_setup=not args.full_gc,
+                                 per_step=args.outputs == "step")
             for phase, best in times.items():
                 flops = flops_per_sequence(cell, args.features, hidden, args.steps,
-                                           N_CLASSES, phase)
+                                           N_CLASSES, phase, args.outputs == "step")
                 results.append(make_record(cell, dtype_name, n_threads, hidden, phase,
                                            best, args.n_samples, flops))
     return results
@@ -464,17 +499,19 @@ def memory_child(args):
     library, cell, dtype_name, hidden = args.memory_child
     hidden = int(hidden)
     n_threads = max(args.threads)
-    X64, y = make_data(args.n_samples, args.steps, args.features)
+    X64, y = make_benchmark_data(args)
     X = X64.astype(DTYPES[dtype_name])
     del X64
+    per_step = args.outputs == "step"
     if library == "torch":
         torch.set_num_threads(n_threads)
         peer = TorchPeer(cell, args.features, hidden, N_CLASSES, X.dtype.type,
-                         args.batch_size)
+                         args.batch_size, per_step)
         X_torch, y_torch = torch.from_numpy(X), torch.from_numpy(y)
         fit = lambda: peer.train_epoch(X_torch, y_torch)  # noqa: E731
     else:
-        model = make_skrnn(cell, hidden, args.batch_size, n_threads).set_params(max_iter=1)
+        model = make_skrnn(cell, hidden, args.batch_size, n_threads,
+                           per_step).set_params(max_iter=1)
 
         def fit():
             with warnings.catch_warnings():
@@ -497,7 +534,7 @@ def peak_fit_memory(args, library, cell, dtype_name, hidden):
         "--memory-child", library, cell, dtype_name, str(hidden),
         "--n-samples", str(args.n_samples), "--steps", str(args.steps),
         "--features", str(args.features), "--batch-size", str(args.batch_size),
-        "--threads", str(max(args.threads)),
+        "--threads", str(max(args.threads)), "--outputs", args.outputs,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     value = float(out.strip().splitlines()[-1])
@@ -642,11 +679,14 @@ def environment(args):
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "isa": vector_isa(),
         "cpu_count": os.cpu_count(),
         "n_samples": args.n_samples,
         "steps": args.steps,
         "features": args.features,
         "n_classes": N_CLASSES,
+        "outputs": args.outputs,
         "batch_size": args.batch_size,
         "learning_rate": LEARNING_RATE,
         "clip_threshold": CLIP_THRESHOLD,
@@ -680,6 +720,10 @@ def parse_args(argv=None):
                         help="training mini-batch size (default: 64)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed runs per measurement; the best is kept (default: 3)")
+    parser.add_argument("--outputs", choices=["sequence", "step"], default="sequence",
+                        help="a label per sequence (RNNClassifier against nn.Linear on "
+                             "the last state; the default) or per step "
+                             "(RNNStepClassifier against nn.Linear on every step)")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the results as JSON to PATH")
     parser.add_argument("--memory", action="store_true",
@@ -721,8 +765,9 @@ def main(argv=None):
     env = environment(args)
     print(f"skrnn {env['skrnn']}, torch {env['torch'] or 'not installed'}, "
           f"numpy {env['numpy']}, Python {env['python']}, {env['cpu_count']} CPUs")
+    print(f"CPU: {env['cpu_model']}, {env['isa']}")
     print(f"{args.n_samples} sequences x {args.steps} steps x {args.features} "
-          f"features, {N_CLASSES} classes, batch {args.batch_size}, "
+          f"features, {N_CLASSES} classes per {args.outputs}, batch {args.batch_size}, "
           f"best of {args.repeats}")
     if torch is None:
         print("torch is not installed (pip install torch==2.13.0): "

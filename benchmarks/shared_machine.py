@@ -23,12 +23,12 @@ otherwise idle machine::
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+from machine import cpu_description
 
 JOBS = ("main job", "lstm epoch")
 
@@ -62,26 +62,6 @@ print(time.perf_counter() - start)
 """
 
 _BUSY_LOOP = "while True: pass"
-
-
-def cpu_description():
-    """The CPU model and its widest vector extension, for the header."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        info = ""
-    for line in info.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and model == (platform.processor() or "unknown CPU"):
-            model = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-            break
-    isa = ("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags
-           else "unknown ISA")
-    return f"{model}, {isa}, {os.cpu_count()} logical CPUs"
 
 
 def time_job(job, n_threads):

@@ -1,0 +1,37 @@
+"""What a benchmark prints about the machine it ran on: a figure holds for
+the CPU it was taken on, so every table names the CPU model and its widest
+vector extension."""
+
+import os
+import platform
+
+
+def _cpuinfo_field(name):
+    """The first value of a /proc/cpuinfo field, or None off Linux."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model():
+    return _cpuinfo_field("model name") or platform.processor() or "unknown CPU"
+
+
+def vector_isa():
+    """The widest x86 vector extension the CPU reports."""
+    flags = (_cpuinfo_field("flags") or "").split()
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")):
+        if flag in flags:
+            return name
+    return "unknown ISA"
+
+
+def cpu_description():
+    """The CPU model, its widest vector extension and its logical CPUs."""
+    return f"{cpu_model()}, {vector_isa()}, {os.cpu_count()} logical CPUs"
