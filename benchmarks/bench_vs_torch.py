@@ -63,7 +63,7 @@ import numpy as np
 
 import skrnn
 from skrnn import RNNClassifier, RNNStepClassifier
-from machine import cpu_model, vector_isa
+from machine import cpu_model, peak_memory_growth_mib, vector_isa
 from threadpoolctl import threadpool_limits
 
 # skrnn's kernels and torch both link libgomp.so.1; the dynamic loader keeps
@@ -469,28 +469,6 @@ def make_record(cell, dtype_name, n_threads, hidden, phase, best, n_samples, flo
 # -- peak memory of a fit -------------------------------------------------------
 
 
-def _proc_status_mib(field):
-    """A memory line of /proc/self/status in MiB, or None off Linux."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_memory():
-    """Make VmHWM (the peak resident set) restart from the current one."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory_child(args):
     """In a fresh process: fit once, print how far the fit raised the peak
     resident memory above what the process held before it (MiB)."""
@@ -518,12 +496,7 @@ def memory_child(args):
                 warnings.simplefilter("ignore")  # ConvergenceWarning of max_iter=1
                 model.fit(X, y)
     gc.collect()
-    before = _proc_status_mib("VmRSS")
-    if before is None or not _reset_peak_memory():
-        print("nan")
-        return
-    fit()
-    print(_proc_status_mib("VmHWM") - before)
+    print(peak_memory_growth_mib(fit))
 
 
 def peak_fit_memory(args, library, cell, dtype_name, hidden):
