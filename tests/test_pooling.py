@@ -34,7 +34,8 @@ def test_pooling_beats_last_state_on_long_sequences():
         clf = RNNClassifier(16, cell="gru", pooling=pooling, max_iter=30,
                             learning_rate_init=0.01, batch_size=32, random_state=0)
         scores[pooling] = clf.fit(X_train, y_train).score(X_test, y_test)
-    # Measured: last 0.51, mean 0.94, max 0.93.
+    # Measured: last 0.51, mean 0.94-0.98, max 0.93 (the mean's varies with
+    # the CPU's rounding of the BLAS products).
     assert scores["last"] < 0.65
     assert scores["mean"] > 0.85 and scores["max"] > 0.85
 

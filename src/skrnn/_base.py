@@ -631,9 +631,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
           ``h_0`` (and ``c_0``) arguments of ``forward``, stacked in the
           order ``l0, l0_reverse, l1, ...`` and repeated over the batch;
         - ``output.weight`` (n_outputs, D*hidden_last) and ``output.bias``
-          (n_outputs,), applied to the last layer's final states, the
-          forward direction's next to the backward one's (D = 2 if
-          bidirectional, else 1).
+          (n_outputs,), applied to what the output layer reads from the
+          last layer (its final states, their mean or maximum over the
+          steps with ``pooling``, or its state at every step for the
+          per-step estimators), the forward direction's next to the
+          backward one's (D = 2 if bidirectional, else 1).
 
         The arrays are copies: changing them changes nothing in the model.
         """
