@@ -19,6 +19,7 @@ from sklearn.utils import assert_all_finite, check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._cells import CELLS
 from ._network import RecurrentNetwork, Workspace
 from ._optimizers import (
     AdamOptimizer, SGDOptimizer, clip_by_global_norm, optimizer_from_state,
@@ -62,7 +63,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions({"tanh", "relu"})],
-        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "cell": [StrOptions(set(CELLS))],
         "bidirectional": ["boolean"],
         "learn_initial_state": ["boolean"],
         "solver": [StrOptions({"adam", "sgd"})],
@@ -241,7 +242,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         return tuple(int(size) for size in sizes)
 
     def _network_spec(self, n_outputs):
-        if self.cell != "rnn" and self.activation != "tanh":
+        if self.activation not in CELLS[self.cell].activations:
             raise ValueError(
                 f"activation={self.activation!r} applies only to cell='rnn'; the "
                 f"{self.cell!r} cell has fixed sigmoid and tanh gates. Leave "

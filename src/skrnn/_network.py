@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._kernels import _elman, _gru, _lstm
+from ._cells import CELLS, as_state_parts, from_state_parts
 from ._kernels._dense import dense_forward
 from ._kernels._layout import chunk_layout, gather_rows
 from ._heads import make_head
@@ -33,8 +33,6 @@ from ._params import NetworkSpec, init_params
 # per-step product a bigger, more efficient GEMM.
 CHUNK_SIZE = 32
 PREDICT_CHUNK_SIZE = 64
-
-_KERNELS = {"rnn": _elman, "lstm": _lstm, "gru": _gru}
 
 # ``input_start`` of a training pass (the input is in layout order), and the
 # row indices ``chunk_layout`` is not asked for.
@@ -204,6 +202,7 @@ class RecurrentNetwork:
         self.spec = spec
         self.dtype = np.dtype(dtype)
         self.head = make_head(head)
+        self.cell = CELLS[spec.cell]
         self.layout = spec.layout()
         self._local_index = {
             tag: self.layout.index(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
@@ -213,7 +212,7 @@ class RecurrentNetwork:
         last = len(spec.hidden_sizes) - 1
         self._bounding_h0 = (
             [self._slice(f"h0_l{last}{d}") for d in spec.directions]
-            if spec.cell == "gru" and spec.learn_initial_state else [])
+            if self.cell.state_scale_reads_h0 and spec.learn_initial_state else [])
 
     def _slice(self, name):
         """(slice, shape) of a parameter in the flat vector."""
@@ -257,7 +256,7 @@ class RecurrentNetwork:
         predictions overflow."""
         if not np.isfinite(params).all():
             return False
-        if self.spec.cell == "rnn" and self.spec.activation == "relu":
+        if not self.cell.states_bounded(self.spec.activation):
             return True
         (w_slice, w_shape), (b_slice, _) = self._output_slices
         scale = max([1.0] + [float(np.max(np.abs(params[h0]))) for h0, _ in self._bounding_h0])
@@ -407,23 +406,22 @@ class RecurrentNetwork:
             X[batch.rows_of(*steps[d]), d * hidden : (d + 1) * hidden] = H
         return X, starts
 
-    def _initial_state(self, w, name, hidden):
-        # One row shared by every sequence; zeros when not learned: the
-        # kernels read it as the state before step 0 either way, and only
-        # skip h0's product with W_hh.
-        if name in w:
-            return w[name].reshape(1, hidden), True
-        return np.zeros((1, hidden), self.dtype), False
+    def _initial_states(self, w, tag, hidden):
+        """The learned initial states, one row shared by every sequence, or
+        zeros (the kernels read the row as the state before step 0 either
+        way, and only skip its product with W_hh); and whether learned."""
+        names = [name + tag for name in self.cell.initial_state_names()]
+        if names[0] in w:
+            return [w[name].reshape(1, hidden) for name in names], True
+        return [np.zeros((1, hidden), self.dtype) for _ in names], False
 
     def _given_states(self, given, batch):
-        """Initial states given per sequence, in the kernels' sorted order:
-        (h, c or None)."""
+        """Initial states given per sequence, one array per carried state,
+        in the kernels' sorted order."""
         if self.spec.bidirectional:
             raise ValueError("initial states per sequence need a network of one direction")
-        h, c = given if self.spec.cell == "lstm" else (given, None)
-        def sort(states):
-            return np.ascontiguousarray(states[batch.order], dtype=self.dtype)
-        return sort(h), None if c is None else sort(c)
+        return [np.ascontiguousarray(states[batch.order], dtype=self.dtype)
+                for states in as_state_parts(given, self.cell)]
 
     def final_states(self, cache):
         """Each sequence's state after its last step, per layer, in batch
@@ -432,63 +430,50 @@ class RecurrentNetwork:
         batch = cache["batch"]
         states = {}
         for layer in cache["layers"]:
-            h = np.empty((len(batch.order), layer["H"].shape[1]), self.dtype)
-            h[batch.order] = layer["H"][batch.last_rows]
-            if self.spec.cell == "lstm":
-                c = np.empty_like(h)
-                c[batch.order] = layer["C"][batch.last_rows]
-                h = (h, c)
-            states[layer["tag"]] = h
+            parts = []
+            # A carried state is kept at every row in the array named after it.
+            for state in self.cell.states:
+                rows = layer[state.upper()]
+                part = np.empty((len(batch.order), rows.shape[1]), self.dtype)
+                part[batch.order] = rows[batch.last_rows]
+                parts.append(part)
+            states[layer["tag"]] = from_state_parts(parts, self.cell)
         return states
 
     def _layer_forward(self, tag, X, input_start, input_step, batch, w, n_threads,
                        for_backward, final_only, ws, given=None):
-        cell = self.spec.cell
-        kernel = _KERNELS[cell]
+        cell = self.cell
         hidden = w["W_hh" + tag].shape[0]
         width = w["W_hh" + tag].shape[1]
         n_rows = batch.n_rows
         # Rows of the arrays only BPTT reads; none make the kernels keep one
         # step at a time.
         kept_rows = n_rows if for_backward else 0
-        h0, learned = self._initial_state(w, "h0" + tag, hidden)
-        c0 = self._initial_state(w, "c0" + tag, hidden)[0] if cell == "lstm" else None
+        initial, learned = self._initial_states(w, tag, hidden)
         if given is not None:
-            h0, c0 = self._given_states(given, batch)
-            learned = False
+            initial, learned = self._given_states(given, batch), False
         # Either the states at every row, or (``final_only``) each sorted
         # sequence's final state.
         H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
         final = ws.empty("final" + tag, (len(batch.order) if final_only else 0, hidden),
                          self.dtype)
+        kept = [ws.empty(name + tag, (kept_rows, width if per_gate else hidden), self.dtype)
+                for name, per_gate in cell.kept_arrays]
         # Scratch memory for one chunk, a row per thread: each thread reuses
         # its row for every chunk it runs, so the row stays in cache, where
         # a row per chunk would be megabytes, fetched from memory on every
         # call. (The kernels write each part before they read it.)
-        work_size = kernel.forward_work_size(batch.chunk_size, hidden, X.shape[1])
+        work_size = cell.forward_work_size(batch.chunk_size, hidden, X.shape[1])
         work = ws.empty("work", (n_threads, work_size), self.dtype)
         common = (X, input_start, input_step, batch.seq_len, batch.chunk_row_start,
                   batch.chunk_size, w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
-        cache = dict(tag=tag, X=X, H=H, final=final, h0=h0, learned=learned,
-                     given=given is not None)
-        nonzero = learned or given is not None
-        if cell == "rnn":
-            finite = _elman.elman_forward(
-                *common, h0, nonzero, _elman.ACTIVATIONS[self.spec.activation],
-                H, final, work, n_threads)
-        elif cell == "lstm":
-            C = ws.empty("C" + tag, (kept_rows, hidden), self.dtype)
-            A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
-            finite = _lstm.lstm_forward(*common, h0, c0, nonzero, H, final, C, A, work,
-                                        n_threads)
-            cache.update(c0=c0, C=C, A=A)
-        else:
-            A = ws.empty("A" + tag, (kept_rows, width), self.dtype)
-            HN = ws.empty("HN" + tag, (kept_rows, hidden), self.dtype)
-            finite = _gru.gru_forward(*common, w["b_hn" + tag], h0, nonzero, H, final, A,
-                                      HN, work, n_threads)
-            cache.update(A=A, HN=HN)
-        cache["inputs_finite"] = finite
+        extra = [w[name + tag] for name in cell.extra_bias_names()]
+        cache = dict(tag=tag, X=X, H=H, final=final, initial=initial, learned=learned,
+                     given=given is not None, kept=kept)
+        cache.update(zip((name for name, _ in cell.kept_arrays), kept))
+        cache["inputs_finite"] = cell.run_forward(
+            common, extra, initial, learned or given is not None, self.spec.activation,
+            H, final, kept, work, n_threads)
         return cache
 
     # -- backward --------------------------------------------------------------
@@ -574,59 +559,40 @@ class RecurrentNetwork:
 
     def _layer_backward(self, layer, dH, dX, batch, w, n_threads, ws, initial_gradient,
                         d_initial):
-        cell = self.spec.cell
-        kernel = _KERNELS[cell]
+        cell = self.cell
         tag = layer["tag"]
         hidden, width = w["W_hh" + tag].shape
         n_local = len(self._local_index[tag])
         D = ws.empty("D", (batch.n_rows, width), self.dtype)
-        # What makes the weight gradients whole-chunk GEMMs: the Elman and
-        # LSTM kernels keep [x_t, h_{t-1}] at the row of step t, the GRU
-        # kernel delta_{t+1} (its recurrent-side deltas differ from D's).
-        if cell != "gru":
-            n_in = layer["X"].shape[1]
-            shifted = ws.empty("XH", (batch.n_rows, n_in + hidden), self.dtype)
-        else:
-            shifted = ws.empty("D_next", (batch.n_rows, width), self.dtype)
+        # What makes the weight gradients whole-chunk GEMMs (see
+        # ``Cell.shifted_width``).
+        shifted = ws.empty("shifted", (batch.n_rows, cell.shifted_width(layer["X"].shape[1],
+                                                                        hidden)), self.dtype)
         work = ws.empty("work",
-                        (batch.n_chunks, kernel.backward_work_size(batch.chunk_size, hidden)),
+                        (batch.n_chunks, cell.backward_work_size(batch.chunk_size, hidden)),
                         self.dtype)
         if layer["given"] and self.spec.learn_initial_state:
             # The learned initial states, last in the local layout, were not
             # used: their gradient is zero, and the kernel writes the rest.
-            n_unused = hidden * (2 if cell == "lstm" else 1)
+            n_unused = hidden * len(cell.states)
             local_grad = np.zeros(n_local, self.dtype)
             n_local -= n_unused
         else:
             local_grad = ws.empty("local_grad", (n_local,), self.dtype)
         chunk_grad = ws.empty("chunk_grad", (batch.n_chunks, n_local), self.dtype)
-        grad = local_grad[:n_local]
         common = (layer["X"], batch.seq_len, batch.chunk_row_start, batch.chunk_size,
                   w["W_ih" + tag], w["W_hh" + tag])
         n_seq = len(batch.order) if initial_gradient else 0
-        dh0 = np.empty((n_seq, hidden), self.dtype)
-        initial = (layer["h0"], layer["learned"], layer["given"])
-        tail = (work, chunk_grad, grad, n_threads)
-        if cell == "rnn":
-            _elman.elman_backward(*common, *initial,
-                                  _elman.ACTIVATIONS[self.spec.activation],
-                                  layer["H"], dH, D, shifted, dX, dh0, *tail)
-        elif cell == "lstm":
-            dc0 = np.empty((n_seq, hidden), self.dtype)
-            _lstm.lstm_backward(*common, layer["h0"], layer["c0"], *initial[1:],
-                                layer["H"], layer["C"], layer["A"], dH, D, shifted, dX,
-                                dh0, dc0, *tail)
-        else:
-            _gru.gru_backward(*common, *initial, layer["H"], layer["A"], layer["HN"], dH,
-                              D, shifted, dX, dh0, *tail)
+        d_states = [np.empty((n_seq, hidden), self.dtype) for _ in cell.states]
+        cell.run_backward(common, layer["initial"], layer["learned"], layer["given"],
+                          self.spec.activation, layer["H"], layer["kept"], dH, D, shifted,
+                          dX, d_states, (work, chunk_grad, local_grad[:n_local], n_threads))
         if initial_gradient:
-            unsorted = np.empty_like(dh0)
-            unsorted[batch.order] = dh0
-            if cell == "lstm":
-                unsorted_c = np.empty_like(dc0)
-                unsorted_c[batch.order] = dc0
-                unsorted = (unsorted, unsorted_c)
-            d_initial[tag] = unsorted
+            unsorted = []
+            for part in d_states:
+                unsorted.append(np.empty_like(part))
+                unsorted[-1][batch.order] = part
+            d_initial[tag] = from_state_parts(unsorted, cell)
         return local_grad
 
     # -- prediction ------------------------------------------------------------

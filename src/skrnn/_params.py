@@ -11,14 +11,17 @@ in ``_l{k}_reverse``, as in PyTorch. Per layer and direction:
 
 ``W_ih`` (n_in, G*H), ``W_hh`` (H, G*H)
     Input and recurrent weights of the G gates side by side, in PyTorch's
-    gate order (rnn: 1 gate; lstm: i, f, g, o; gru: r, z, n). They are
-    PyTorch's ``weight_ih_l{k}`` and ``weight_hh_l{k}`` transposed.
+    gate order (``skrnn._cells``: rnn 1 gate; lstm i, f, g, o; gru r, z,
+    n). They are PyTorch's ``weight_ih_l{k}`` and ``weight_hh_l{k}``
+    transposed.
 ``b`` (G*H,)
-    PyTorch's ``bias_ih + bias_hh``, except for the GRU's n gate, where it is
-    ``bias_ih`` alone and the recurrent bias is kept as ``b_hn`` (H,),
-    because the reset gate multiplies it.
+    PyTorch's ``bias_ih + bias_hh``, except for a gate whose recurrent bias
+    the cell keeps apart (the GRU's n gate, whose recurrent bias the reset
+    gate multiplies): there it is ``bias_ih`` alone, and the recurrent bias
+    is ``b_hn`` (H,).
 ``h0``, ``c0`` (H,)
-    Learned initial hidden (and, for the LSTM, cell) state, if any.
+    Learned initial state of each state the cell carries (the hidden state,
+    and the LSTM's cell state), if any.
 
 and for the output layer ``W_y`` (D*H_last, n_outputs) and ``b_y``.
 """
@@ -27,7 +30,8 @@ import math
 
 import numpy as np
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+from ._cells import CELLS
+
 DIRECTIONS = ("", "_reverse")
 
 
@@ -97,8 +101,13 @@ class NetworkSpec:
         self.directions = DIRECTIONS[: 2 if bidirectional else 1]
 
     @property
+    def cell_type(self):
+        """The cell's descriptor (``skrnn._cells``)."""
+        return CELLS[self.cell]
+
+    @property
     def n_gates(self):
-        return GATES[self.cell]
+        return self.cell_type.n_gates
 
     def layer_inputs(self, k):
         """Input width of layer k."""
@@ -115,14 +124,11 @@ class NetworkSpec:
     def local_names(self, tag):
         """Parameter names of one layer and direction, in the kernels' local
         gradient layout [W_ih, W_hh, b, (b_hn), (h0), (c0)]."""
-        names = ["W_ih" + tag, "W_hh" + tag, "b" + tag]
-        if self.cell == "gru":
-            names.append("b_hn" + tag)
+        cell = self.cell_type
+        names = ["W_ih", "W_hh", "b"] + cell.extra_bias_names()
         if self.learn_initial_state:
-            names.append("h0" + tag)
-            if self.cell == "lstm":
-                names.append("c0" + tag)
-        return names
+            names += cell.initial_state_names()
+        return [name + tag for name in names]
 
     def layout(self):
         """The ParameterLayout of this network."""
@@ -146,8 +152,8 @@ def init_params(spec, layout, rng, dtype):
     * Recurrent weights ``W_hh``: a random orthogonal matrix for each gate,
       whose singular values are all 1, so that at the start the recurrence
       neither shrinks nor blows up the gradient flowing back in time.
-    * Biases: zero, except the LSTM's forget gate, set to 1 so that the cell
-      starts by remembering (Gers et al., 2000; Jozefowicz et al., 2015).
+    * Biases: zero, except the cell's ``initial_biases`` (the LSTM's forget
+      gate, set to 1 so that the cell starts by remembering).
     * Learned initial states: zero, the usual fixed initial state.
     """
     flat = np.zeros(layout.n_params, dtype=dtype)
@@ -164,8 +170,8 @@ def init_params(spec, layout, rng, dtype):
         views["W_hh" + tag][...] = np.hstack(
             [_random_orthogonal(hidden, rng) for _ in range(spec.n_gates)]
         )
-        if spec.cell == "lstm":
-            views["b" + tag][hidden : 2 * hidden] = 1
+        for gate, value in spec.cell_type.initial_biases.items():
+            views["b" + tag][spec.cell_type.gate_slice(gate, hidden)] = value
     return flat
 
 

@@ -19,6 +19,8 @@ outputs are the same either way.
 
 import numpy as np
 
+_TORCH_INITIAL_STATE = "initial_{}"  # initial_h, initial_c
+
 
 def torch_shapes(spec):
     """Dict of PyTorch-style name -> shape for a network spec."""
@@ -31,9 +33,8 @@ def torch_shapes(spec):
         shapes["bias_ih" + suffix] = (width,)
         shapes["bias_hh" + suffix] = (width,)
         if spec.learn_initial_state:
-            shapes["initial_h" + suffix] = (hidden,)
-            if spec.cell == "lstm":
-                shapes["initial_c" + suffix] = (hidden,)
+            for state in spec.cell_type.states:
+                shapes[_TORCH_INITIAL_STATE.format(state) + suffix] = (hidden,)
     n_final = len(spec.directions) * spec.hidden_sizes[-1]
     shapes["output.weight"] = (spec.n_outputs, n_final)
     shapes["output.bias"] = (spec.n_outputs,)
@@ -42,19 +43,19 @@ def torch_shapes(spec):
 
 def to_torch_names(spec, views):
     """PyTorch-named copies of the parameters in ``views`` (flat-layout names)."""
+    cell = spec.cell_type
     weights = {}
     for _, tag, _, hidden in spec.layers():
         weights["weight_ih" + tag] = views["W_ih" + tag].T.copy()
         weights["weight_hh" + tag] = views["W_hh" + tag].T.copy()
         weights["bias_ih" + tag] = views["b" + tag].copy()
         bias_hh = np.zeros_like(views["b" + tag])
-        if spec.cell == "gru":
-            bias_hh[2 * hidden :] = views["b_hn" + tag]
+        for gate, name in cell.separate_biases():
+            bias_hh[cell.gate_slice(gate, hidden)] = views[name + tag]
         weights["bias_hh" + tag] = bias_hh
         if spec.learn_initial_state:
-            weights["initial_h" + tag] = views["h0" + tag].copy()
-            if spec.cell == "lstm":
-                weights["initial_c" + tag] = views["c0" + tag].copy()
+            for state, name in zip(cell.states, cell.initial_state_names()):
+                weights[_TORCH_INITIAL_STATE.format(state) + tag] = views[name + tag].copy()
     weights["output.weight"] = views["W_y"].T.copy()
     weights["output.bias"] = views["b_y"].copy()
     return weights
@@ -106,24 +107,25 @@ def from_torch_names(spec, weights, views):
         _check_in_range(value, dtype, f"Weight {name!r}")
         arrays[name] = value
 
+    cell = spec.cell_type
     biases = {}
     for _, tag, _, hidden in spec.layers():
         bias = arrays["bias_ih" + tag] + arrays["bias_hh" + tag]
-        if spec.cell == "gru":
-            bias[2 * hidden :] = arrays["bias_ih" + tag][2 * hidden :]
+        for gate, _ in cell.separate_biases():
+            apart = cell.gate_slice(gate, hidden)
+            bias[apart] = arrays["bias_ih" + tag][apart]
         _check_in_range(bias, dtype, f"The sum of 'bias_ih{tag}' and 'bias_hh{tag}'")
         biases[tag] = bias
 
     for _, tag, _, hidden in spec.layers():
         views["W_ih" + tag][...] = arrays["weight_ih" + tag].T
         views["W_hh" + tag][...] = arrays["weight_hh" + tag].T
-        if spec.cell == "gru":
-            views["b_hn" + tag][...] = arrays["bias_hh" + tag][2 * hidden :]
+        for gate, name in cell.separate_biases():
+            views[name + tag][...] = arrays["bias_hh" + tag][cell.gate_slice(gate, hidden)]
         views["b" + tag][...] = biases[tag]
         if spec.learn_initial_state:
-            views["h0" + tag][...] = arrays["initial_h" + tag]
-            if spec.cell == "lstm":
-                views["c0" + tag][...] = arrays["initial_c" + tag]
+            for state, name in zip(cell.states, cell.initial_state_names()):
+                views[name + tag][...] = arrays[_TORCH_INITIAL_STATE.format(state) + tag]
     views["W_y"][...] = arrays["output.weight"].T
     views["b_y"][...] = arrays["output.bias"]
 
