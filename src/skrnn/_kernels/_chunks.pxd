@@ -108,6 +108,8 @@ cdef struct ChunkJob:
     # (floating-point arrays as void *, of the type ``is_double`` says); a
     # kernel sets the fields it uses and leaves the rest NULL.
     bint is_double
+    # The cell's steps, run by the driver (a ``Cell`` of _driver.pxd).
+    const void *cell
     # The batch layout (see the top of this file).
     const Py_ssize_t *seq_len
     const Py_ssize_t *chunk_row_start
@@ -262,7 +264,7 @@ cdef inline void fill_initial_states(
     """blocks[p, n_in:] = h0[p] (row stride ``h0_stride``, 0 for a shared
     h0) for the chunk's n_seq rows of [x | h] (row stride ``ld``): the
     h_{-1} beside step 0's inputs in a prediction pass (see
-    ``_predict_chunk`` in the cell kernels)."""
+    ``predict_chunk`` in _driver.pxd)."""
     cdef Py_ssize_t p
     for p in range(n_seq):
         memcpy(&blocks[p * ld + n_in], &h0[p * h0_stride], hidden * sizeof(floating))

@@ -9,9 +9,11 @@ is described in ``_chunks.pxd``). For one sequence x_0 .. x_{L-1}:
 ``weight_hh_l0`` transposed, so that the batch is the left operand of every
 product. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 
-Every cell kernel (``_elman``, ``_lstm``, ``_gru``) has the same calling
-convention, so that ``skrnn._network`` stacks layers and directions without
-knowing the cell:
+The time loops of the passes are the driver's (``_driver.pxd``), written
+once for every cell; this module holds the Elman cell's steps
+(``_cell_step``) and its entry points. Every cell kernel (``_elman``,
+``_lstm``, ``_gru``) has the same calling convention, so that
+``skrnn._network`` stacks layers and directions without knowing the cell:
 
 * ``forward(X, input_start, input_step, seq_len, chunk_row_start, chunk_size,
   W_ih, W_hh, b, ..., h0, ..., has_initial_state, (activation), H, final,
@@ -39,10 +41,13 @@ from ._boundary cimport (
 )
 from ._chunks cimport (
     ChunkJob, const_row_pointer, init_job, row_pointer, run_chunks,
-    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
-    n_running, project_inputs, store_step_states,
+    column_sums, initial_state_gradients, project_inputs,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_rows,
+)
+from ._driver cimport (
+    BACKWARD_BEGIN, BACKWARD_STEP, Cell, FORWARD_BEGIN, FORWARD_STEP, PREDICT_STEP,
+    Slab, StepPart, backward_task, forward_task,
 )
 
 
@@ -56,7 +61,7 @@ ACTIVATIONS = {"tanh": TANH, "relu": RELU}
 
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``elman_forward``."""
-    # (Prediction only) two blocks of rows [x | h] (see _predict_chunk).
+    # (Prediction only) two blocks of rows [x | h] (see predict_chunk, _driver.pxd).
     return 2 * chunk_size * (n_in + hidden)
 
 
@@ -178,7 +183,7 @@ def elman_forward(
     # The weights, packed once for every chunk. W_ih for the input
     # projections: of a whole chunk when training; when predicting, of step
     # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
-    # it below W_ih (see _predict_chunk).
+    # it below W_ih (see _predict_step).
     packed_W_ih = pack_weight(n_in, hidden, &W_ih[0, 0], W_ih.shape[1], False)
     if predicting:
         packed_W_xh = pack_stacked_weight(
@@ -187,6 +192,7 @@ def elman_forward(
     else:
         packed_W_hh = pack_weight(hidden, hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.cell = &_ELMAN
     job.b, job.h0 = &b[0], &h0[0, 0]
     job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state, job.activation = has_initial_state, activation
@@ -197,7 +203,7 @@ def elman_forward(
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
     try:
-        inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
+        inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
     finally:
         free_packed(packed_W_ih)
         free_packed(packed_W_hh)
@@ -205,138 +211,73 @@ def elman_forward(
     return inputs_finite
 
 
-cdef void _forward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <double *> NULL)
+# -- the cell's steps, run by the driver (_driver.pxd) --------------------------
+
+cdef Cell _ELMAN
+_ELMAN.step = _cell_step
+_ELMAN.predict_scratch = 0
+
+
+cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
+    if j.is_double:
+        _step_part(part, j, s, <double *> NULL)
     else:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <float *> NULL)
+        _step_part(part, j, s, <float *> NULL)
 
 
-cdef inline void _forward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, int worker, floating *dtype,
+cdef inline void _step_part(
+    StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
-    """Chunk c of ``elman_forward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    cdef Py_ssize_t n_seq = min(j.chunk_size, j.n_seq - first)
-    if j.input_start != NULL:
-        j.chunk_inputs_finite[c] = _predict_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
-            <const floating *> j.X, &j.input_start[first], j.input_step,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
-            j.h0_stride, j.has_initial_state, j.activation,
-            NULL if j.final != NULL else <floating *> j.H,
-            <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
-            <floating *> j.work + worker * j.work_stride,
-        )
+    """One part of a chunk's pass; ``dtype`` only selects the type."""
+    if part == FORWARD_BEGIN:
+        # Every step's input projection, into the states' rows: the
+        # recurrence adds to it.
+        project_inputs(<const floating *> j.X, <const floating *> j.packed[0],
+                       <const floating *> j.b, s.row0, s.row1, j.n_in, j.hidden,
+                       <floating *> j.H)
+    elif part == FORWARD_STEP:
+        _forward_step(j, s, dtype)
+    elif part == PREDICT_STEP:
+        _predict_step(j, s, dtype)
+    elif part == BACKWARD_BEGIN:
+        inputs_beside_states(<const floating *> j.X, s.row0, s.row1, j.n_in, j.hidden,
+                             <floating *> j.shifted)
+    elif part == BACKWARD_STEP:
+        _backward_step(j, s, dtype)
     else:
-        _forward_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
-            j.n_in, j.hidden, <const floating *> j.X,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
-            j.h0_stride, j.has_initial_state, j.activation, <floating *> j.H,
-        )
+        _backward_end(j, s, dtype)
 
 
-cdef void _forward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *packed_W_ih,
-    const floating *packed_W_hh,
-    const floating *b,
-    const floating *h0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    int activation,
-    floating *H,
-) noexcept nogil:
-    """One chunk's time loop when training: the states of every step, in
-    the slab's rows of ``H``, where BPTT reads them."""
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, slab, running
-    cdef floating *states = NULL            # the slab's h_t, row stride ``hidden``
-    cdef const floating *prev_states = NULL
-
-    project_inputs(X, packed_W_ih, b, row0, row1, n_in, hidden, H)
-
-    # The recurrence: only h_{t-1} @ W_hh is sequential.
-    slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        states = &H[slab * hidden]
-        # At t = 0 the sequences start from h0 (a shared row: stride 0), or
-        # from zero.
-        if t > 0 or has_initial_state:
-            packed_gemm(<int> running, hidden, hidden,
-                        prev_states if t > 0 else h0, hidden if t > 0 else h0_stride,
-                        packed_W_hh, states, hidden, True)
-        _activate_rows(states, 1, running * hidden, running * hidden, activation)
-        prev_states = states
-        slab += running
+cdef inline void _forward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a training pass: h_t = act(x_t W_ih + b + h_{t-1} W_hh), the
+    projection already in the slab's rows; only h_{t-1} @ W_hh is
+    sequential."""
+    cdef int hidden = j.hidden
+    cdef floating *states = <floating *> j.H + s.slab * hidden
+    # At t = 0 the sequences start from h0 (a shared row: stride 0), or
+    # from zero.
+    if s.t > 0:
+        packed_gemm(<int> s.running, hidden, hidden,
+                    <const floating *> j.H + s.prev_slab * hidden, hidden,
+                    <const floating *> j.packed[1], states, hidden, True)
+    elif j.has_initial_state:
+        packed_gemm(<int> s.running, hidden, hidden,
+                    <const floating *> j.h0 + s.first * j.h0_stride, j.h0_stride,
+                    <const floating *> j.packed[1], states, hidden, True)
+    _activate_rows(states, 1, s.running * hidden, s.running * hidden, j.activation)
 
 
-cdef bint _predict_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const Py_ssize_t *input_start,
-    Py_ssize_t input_step,
-    const floating *packed_W_ih,
-    const floating *packed_W_xh,
-    const floating *b,
-    const floating *h0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    int activation,
-    floating *H,
-    floating *final,
-    floating *work,
-) noexcept nogil:
-    """One chunk's time loop when predicting, in two blocks of rows [x | h]
-    (row stride n_in + H) in ``work`` that the steps alternate between.
-    Step t gathers x_t into its block, next to the h_{t-1} that step t - 1
-    wrote there, and writes h_t into the other, so that the step is one
-    product, [x_t | h_{t-1}] @ [W_ih; W_hh] + b, then the activation.
-    ``H``, if not NULL, gets the slab's states; ``final``, if not NULL,
-    each sequence's last. Returns whether every input value read was
-    finite."""
-    cdef Py_ssize_t ld = n_in + hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, running, next_running
-    cdef floating *xh                               # [x_t | h_{t-1}]
-    cdef floating *states                           # h_t, in the other block
-
-    if has_initial_state:
-        fill_initial_states(work, n_seq, ld, n_in, h0, h0_stride, hidden)
-    slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        next_running = n_running(seq_len, n_seq, t + 1)
-        xh = &work[(t & 1) * n_seq * ld]
-        states = &work[((t + 1) & 1) * n_seq * ld + n_in]
-        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
-                                  n_in, xh, ld):
-            inputs_finite = False
-        # From a zero h0, step 0 is the input projection alone.
-        packed_gemm_bias(<int> running, hidden,
-                         <int> ld if t > 0 or has_initial_state else n_in, xh, <int> ld,
-                         packed_W_xh if t > 0 or has_initial_state else packed_W_ih,
-                         b, states, <int> ld)
-        _activate_rows(states, running, hidden, ld, activation)
-        store_step_states(states, ld, running, next_running, hidden,
-                          &H[slab * hidden] if H != NULL else NULL, final)
-        slab += running
-    return inputs_finite
+cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a prediction pass: one product, [x_t | h_{t-1}] @ [W_ih;
+    W_hh] + b, then the activation; from a zero h0, step 0 is the input
+    projection alone."""
+    cdef bint recurrent = s.t > 0 or j.has_initial_state
+    packed_gemm_bias(<int> s.running, j.hidden, <int> s.ld if recurrent else j.n_in,
+                     <const floating *> s.xh, <int> s.ld,
+                     <const floating *> j.packed[1] if recurrent
+                     else <const floating *> j.packed[0],
+                     <const floating *> j.b, <floating *> s.states, <int> s.ld)
+    _activate_rows(<floating *> s.states, s.running, j.hidden, s.ld, j.activation)
 
 
 def elman_backward(
@@ -413,6 +354,7 @@ def elman_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, W_hh.shape[0])
+    job.cell = &_ELMAN
     job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
     job.h0_stride = W_hh.shape[0] if h0.shape[0] > 1 else 0
     job.has_initial_state, job.activation = has_initial_state, activation
@@ -423,108 +365,64 @@ def elman_backward(
     job.D, job.shifted, job.dX = row_pointer(D), row_pointer(XH), row_pointer(dX)
     job.work, job.work_stride = row_pointer(work), work.shape[1]
     job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    run_chunks(&job, _backward_task, n_chunks, n_threads)
+    run_chunks(&job, backward_task, n_chunks, n_threads)
     free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad)
 
 
-cdef void _backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _backward_one_chunk(<ChunkJob *> job, c, <double *> NULL)
-    else:
-        _backward_one_chunk(<ChunkJob *> job, c, <float *> NULL)
-
-
-cdef inline void _backward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, floating *dtype,
-) noexcept nogil:
-    """Chunk c of ``elman_backward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    _backward_chunk(
-        &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
-        j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
-        <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
-        j.has_initial_state, j.given_initial_state,
-        j.activation, <const floating *> j.H, <const floating *> j.dH,
-        <floating *> j.D, <floating *> j.shifted, <floating *> j.dX,
-        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
-        <floating *> j.work + c * j.work_stride,
-        <floating *> j.chunk_grad + c * j.chunk_grad_stride,
-    )
-
-
-cdef void _backward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *W_ih,
-    const floating *W_hh,
-    const floating *packed_W_hh_T,
-    const floating *h0,
-    bint has_initial_state,
-    bint given_initial_state,
-    int activation,
-    const floating *H,
-    const floating *dH,
-    floating *D,
-    floating *XH,
-    floating *dX,
-    floating *d_initial,
-    floating *work,
-    floating *grad,
-) noexcept nogil:
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
-    cdef Py_ssize_t running = 0, running_next = 0
+cdef inline void _backward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of BPTT: delta_t from dLoss/dh_t, then dLoss/dh_{t-1} through
+    step t, delta_t @ W_hh^T; h_{t-1} goes beside x_t in XH for dW_hh."""
+    cdef int hidden = j.hidden
+    cdef Py_ssize_t p, k, r
     cdef floating dh
+    cdef const floating *H = <const floating *> j.H
+    cdef const floating *dH = <const floating *> j.dH
+    cdef floating *D = <floating *> j.D
+    cdef floating *XH = <floating *> j.shifted
     # G[p]: dLoss/dh_t of the chunk's sequence p through h_{t+1} (the
     # recurrent part; the part from above is read from dH).
-    cdef floating *G = work
-    cdef floating *delta0_sum = work + n_seq * hidden
-    cdef floating *g_W_ih = grad
+    cdef floating *G = <floating *> s.work
+    cdef floating *d_initial = (<floating *> j.d_initial + s.first * hidden
+                                if j.d_initial != NULL else NULL)
+    # Sequences whose last step is t get nothing from step t + 1.
+    if s.running > s.next_running:
+        memset(&G[s.next_running * hidden], 0,
+               (s.running - s.next_running) * hidden * sizeof(floating))
+    for p in range(s.running):
+        r = (s.slab + p) * hidden
+        for k in range(hidden):
+            dh = dH[r + k] + G[p * hidden + k]
+            D[r + k] = dh * _activation_grad(H[r + k], j.activation)
+    if s.t > 0:
+        previous_states_beside_inputs(&H[s.prev_slab * hidden], s.slab, s.running,
+                                      j.n_in, hidden, XH)
+        packed_gemm(<int> s.running, hidden, hidden, &D[s.slab * hidden],
+                    hidden, <const floating *> j.packed[0], G, hidden, False)
+    else:
+        previous_states_beside_inputs(
+            <const floating *> j.h0 + s.first * j.h0_stride if j.given_initial_state
+            else NULL, s.slab, s.running, j.n_in, hidden, XH)
+        if d_initial != NULL:
+            packed_gemm(<int> s.running, hidden, hidden, &D[s.slab * hidden],
+                        hidden, <const floating *> j.packed[0], d_initial, hidden, False)
+
+
+cdef inline void _backward_end(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """The chunk's weight gradients, each one GEMM over its rows, and a
+    learned h0's."""
+    cdef int hidden = j.hidden
+    cdef int n_in = j.n_in
+    cdef floating *delta0_sum = <floating *> s.work + s.n_seq * hidden
+    cdef floating *g_W_ih = <floating *> s.grad
     cdef floating *g_W_hh = g_W_ih + n_in * hidden
     cdef floating *g_b = g_W_hh + hidden * hidden
     cdef floating *g_h0 = g_b + hidden
-
-    inputs_beside_states(X, row0, row1, n_in, hidden, XH)
-
-    slab_end = row1
-    for t in range(n_steps - 1, -1, -1):
-        running = n_running(seq_len, n_seq, t)
-        slab = slab_end - running
-        # Sequences whose last step is t get nothing from step t + 1.
-        if running > running_next:
-            memset(&G[running_next * hidden], 0,
-                   (running - running_next) * hidden * sizeof(floating))
-        for p in range(running):
-            r = (slab + p) * hidden
-            for k in range(hidden):
-                dh = dH[r + k] + G[p * hidden + k]
-                D[r + k] = dh * _activation_grad(H[r + k], activation)
-        if t > 0:
-            prev_slab = slab - n_running(seq_len, n_seq, t - 1)
-            previous_states_beside_inputs(&H[prev_slab * hidden], slab, running,
-                                          n_in, hidden, XH)
-            # dLoss/dh_{t-1} through step t: delta_t @ W_hh^T
-            packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
-                        hidden, packed_W_hh_T, G, hidden, False)
-        else:
-            previous_states_beside_inputs(h0 if given_initial_state else NULL, slab,
-                                          running, n_in, hidden, XH)
-            if d_initial != NULL:
-                packed_gemm(<int> running, hidden, hidden, &D[slab * hidden],
-                            hidden, packed_W_hh_T, d_initial, hidden, False)
-        running_next = running
-        slab_end = slab
-
-    stacked_weight_gradients(XH, D, W_ih, row0, row1, n_in, hidden, hidden,
-                             g_W_ih, g_b, dX)
-    if has_initial_state:
-        column_sums(&D[row0 * hidden], running, hidden, hidden, delta0_sum)
-        initial_state_gradients(h0, delta0_sum, W_hh, hidden, hidden,
-                                g_W_hh, 0, g_h0)
+    stacked_weight_gradients(<const floating *> j.shifted, <const floating *> j.D,
+                             <const floating *> j.W_ih, s.row0, s.row1, n_in, hidden,
+                             hidden, g_W_ih, g_b, <floating *> j.dX)
+    if j.has_initial_state:
+        column_sums(<const floating *> j.D + s.row0 * hidden, s.running, hidden, hidden,
+                    delta0_sum)
+        initial_state_gradients(<const floating *> j.h0 + s.first * j.h0_stride, delta0_sum,
+                                <const floating *> j.W_hh, hidden, hidden, g_W_hh, 0, g_h0)

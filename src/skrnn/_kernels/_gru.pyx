@@ -1,7 +1,8 @@
 """GRU layer: forward pass and backpropagation through time (BPTT).
 
 One layer, one direction, over a sorted and chunked mini-batch (layout in
-``_chunks.pxd``; calling convention in ``_elman.pyx``). With PyTorch's
+``_chunks.pxd``; calling convention in ``_elman.pyx``): the GRU cell's steps,
+run by the driver of every cell (``_driver.pxd``), and its entry points. With PyTorch's
 equations and gate order r, z, n, the reset gate applied after the
 recurrent product:
 
@@ -27,10 +28,13 @@ from ._boundary cimport (
 )
 from ._chunks cimport (
     ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
-    column_sums, fill_initial_states, gather_step_inputs, given_initial_state_gradients,
+    column_sums, given_initial_state_gradients,
     initial_state_gradients, initial_state_rows_gradient,
-    n_running, project_inputs, store_step_states, sum_chunk_gradients,
-    weight_gradients,
+    project_inputs, sum_chunk_gradients, weight_gradients,
+)
+from ._driver cimport (
+    BACKWARD_BEGIN, BACKWARD_STEP, Cell, FORWARD_BEGIN, FORWARD_STEP, PREDICT_STEP,
+    Slab, StepPart, backward_task, forward_task,
 )
 
 
@@ -47,7 +51,7 @@ cdef extern from "_gru_step.h" nogil:
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``gru_forward``."""
     # (Prediction only) one step's gates and h W_hn + b_hn, and two blocks
-    # of rows [x | h] (see _predict_chunk).
+    # of rows [x | h] (see predict_chunk, _driver.pxd).
     return chunk_size * (6 * hidden + 2 * n_in)
 
 
@@ -132,9 +136,9 @@ def gru_forward(
         require_shape("HN", HN.shape[0], HN.shape[1], n_rows, hidden)
     # The weights, packed once for every chunk. W_ih for the input
     # projections: of a whole chunk when training; when predicting, of step
-    # 0 from a zero h0. W_hh in two parts (see _forward_chunk): h W_hn apart
+    # 0 from a zero h0. W_hh in two parts (see _forward_step): h W_hn apart
     # for r to multiply, and the rest, which prediction stacks below W_ih's
-    # part of the same gates (see _predict_chunk).
+    # part of the same gates (see _predict_step).
     packed_W_ih = pack_weight(n_in, 3 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
     packed_W_hn = pack_weight(hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
     if predicting:
@@ -147,6 +151,7 @@ def gru_forward(
         packed_W_hrz = pack_weight(
             hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.cell = &_GRU
     job.b, job.b_hn, job.h0 = &b[0], &b_hn[0], &h0[0, 0]
     job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state = has_initial_state
@@ -160,7 +165,7 @@ def gru_forward(
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
     try:
-        inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
+        inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
     finally:
         free_packed(packed_W_ih)
         free_packed(packed_W_hn)
@@ -170,41 +175,51 @@ def gru_forward(
     return inputs_finite
 
 
-cdef void _forward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <double *> NULL)
+# -- the cell's steps, run by the driver (_driver.pxd) --------------------------
+
+cdef Cell _GRU
+_GRU.step = _cell_step
+# A prediction step's gates (3H) and h W_hn + b_hn (H) per sequence.
+_GRU.predict_scratch = 4
+
+
+cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
+    if j.is_double:
+        _step_part(part, j, s, <double *> NULL)
     else:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <float *> NULL)
+        _step_part(part, j, s, <float *> NULL)
 
 
-cdef inline void _forward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, int worker, floating *dtype,
+cdef inline void _step_part(
+    StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
-    """Chunk c of ``gru_forward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    cdef Py_ssize_t n_seq = min(j.chunk_size, j.n_seq - first)
-    if j.input_start != NULL:
-        j.chunk_inputs_finite[c] = _predict_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
-            <const floating *> j.X, &j.input_start[first], j.input_step,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.packed[2], <const floating *> j.packed[3],
-            <const floating *> j.b, <const floating *> j.b_hn,
-            <const floating *> j.h0 + first * j.h0_stride, j.h0_stride, j.has_initial_state,
-            NULL if j.final != NULL else <floating *> j.H,
-            <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
-            <floating *> j.work + worker * j.work_stride,
-        )
+    """One part of a chunk's pass; ``dtype`` only selects the type."""
+    cdef Py_ssize_t k
+    cdef floating *delta0_sum
+    cdef floating *g_h0
+    if part == FORWARD_BEGIN:
+        # Every step's input projection, into the gates' rows.
+        project_inputs(<const floating *> j.X, <const floating *> j.packed[0],
+                       <const floating *> j.b, s.row0, s.row1, j.n_in, 3 * j.hidden,
+                       <floating *> j.A)
+    elif part == FORWARD_STEP:
+        _forward_step(j, s, dtype)
+    elif part == PREDICT_STEP:
+        _predict_step(j, s, dtype)
+    elif part == BACKWARD_BEGIN:
+        # Step 0's recurrent-side deltas are summed into delta0_sum, and a
+        # learned h0's direct-path gradient into g_h0, as the loop goes.
+        delta0_sum = <floating *> s.work + s.n_seq * j.hidden
+        for k in range(3 * j.hidden):
+            delta0_sum[k] = 0
+        if j.has_initial_state:
+            g_h0 = <floating *> s.grad + (j.n_in + j.hidden + 1) * 3 * j.hidden + j.hidden
+            for k in range(j.hidden):
+                g_h0[k] = 0
+    elif part == BACKWARD_STEP:
+        _backward_step(j, s, dtype)
     else:
-        _forward_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
-            j.n_in, j.hidden, <const floating *> j.X,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.packed[3],
-            <const floating *> j.b, <const floating *> j.b_hn,
-            <const floating *> j.h0 + first * j.h0_stride, j.h0_stride, j.has_initial_state,
-            <floating *> j.H, <floating *> j.A, <floating *> j.HN,
-        )
+        _backward_end(j, s, dtype)
 
 
 cdef inline void _step(
@@ -221,143 +236,69 @@ cdef inline void _step(
             running, hidden, gates, hns, h_prev, prev_stride, states, ld_states)
 
 
-cdef void _forward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *packed_W_ih,
-    const floating *packed_W_hrz,
-    const floating *packed_W_hn,
-    const floating *b,
-    const floating *b_hn,
-    const floating *h0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    floating *H,
-    floating *A,
-    floating *HN,
-) noexcept nogil:
-    """One chunk's time loop when training: every step's gates, states and
-    h W_hn + b_hn are kept for BPTT, in the slab's rows of ``A``, ``H`` and
-    ``HN``."""
+cdef inline void _forward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a training pass: every step's gates, states and h W_hn +
+    b_hn are kept for BPTT, in the slab's rows of ``A``, ``H`` and ``HN``."""
+    cdef int hidden = j.hidden
     cdef int width = 3 * hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, p, slab, running
-    cdef Py_ssize_t prev_stride
-    cdef floating *states = NULL  # the slab's h_t, row stride ``hidden``
-    cdef const floating *prev_states = NULL
-    cdef const floating *h_prev   # prev_states, or h0 at t = 0
-    cdef floating *gates          # the slab's gates, row stride ``width``
-    cdef floating *hns            # the slab's h W_hn + b_hn, row stride ``hidden``
-
-    project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
-
-    slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        states = &H[slab * hidden]
-        gates = &A[slab * width]
-        hns = &HN[slab * hidden]
-        # At t = 0 the sequences start from h0 (a shared row: stride 0).
-        h_prev = prev_states if t > 0 else h0
-        prev_stride = hidden if t > 0 else h0_stride
-        # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
-        # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
-        # multiply; none from a zero initial state.
-        if t > 0 or has_initial_state:
-            packed_gemm(<int> running, 2 * hidden, hidden, h_prev, prev_stride,
-                        packed_W_hrz, gates, width, True)
-            packed_gemm_bias(<int> running, hidden, hidden, h_prev, prev_stride,
-                             packed_W_hn, b_hn, hns, hidden)
-        else:
-            for p in range(running):
-                memcpy(&hns[p * hidden], b_hn, hidden * sizeof(floating))
-        _step(running, hidden, gates, hns, h_prev, prev_stride, states, hidden)
-        prev_states = states
-        slab += running
+    cdef Py_ssize_t p
+    cdef floating *states = <floating *> j.H + s.slab * hidden
+    cdef floating *gates = <floating *> j.A + s.slab * width
+    cdef floating *hns = <floating *> j.HN + s.slab * hidden
+    # At t = 0 the sequences start from h0 (a shared row: stride 0).
+    cdef const floating *h_prev = (<const floating *> j.H + s.prev_slab * hidden if s.t > 0
+                                   else <const floating *> j.h0 + s.first * j.h0_stride)
+    cdef Py_ssize_t prev_stride = hidden if s.t > 0 else j.h0_stride
+    # The recurrent terms: h_{t-1} W_hr and h_{t-1} W_hz added to the
+    # gates in place, and hn = h_{t-1} W_hn + b_hn apart, for r to
+    # multiply; none from a zero initial state.
+    if s.t > 0 or j.has_initial_state:
+        packed_gemm(<int> s.running, 2 * hidden, hidden, h_prev, prev_stride,
+                    <const floating *> j.packed[1], gates, width, True)
+        packed_gemm_bias(<int> s.running, hidden, hidden, h_prev, prev_stride,
+                         <const floating *> j.packed[3], <const floating *> j.b_hn, hns,
+                         hidden)
+    else:
+        for p in range(s.running):
+            memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
+    _step(s.running, hidden, gates, hns, h_prev, prev_stride, states, hidden)
 
 
-cdef bint _predict_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const Py_ssize_t *input_start,
-    Py_ssize_t input_step,
-    const floating *packed_W_ih,
-    const floating *packed_W_xrz,
-    const floating *packed_W_in,
-    const floating *packed_W_hn,
-    const floating *b,
-    const floating *b_hn,
-    const floating *h0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    floating *H,
-    floating *final,
-    floating *work,
-) noexcept nogil:
-    """One chunk's time loop when predicting: one step of gates and of
-    h W_hn + b_hn lives in ``work``, beside two blocks of rows
-    [x | h] (row stride n_in + H) that the steps alternate between. Step t
-    gathers x_t into its block, next to the h_{t-1} that step t - 1 wrote
-    there, and writes h_t into the other. The r and z gates' two products
-    are then one, [x_t | h_{t-1}] @ [W_ir W_iz; W_hr W_hz], with no pass to
-    add one product to the other and no short product over the inputs
-    alone. ``H``, if not NULL, gets the slab's states; ``final``, if not
-    NULL, each sequence's last. Returns whether every input value read was
-    finite."""
+cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a prediction pass: one step of gates and of h W_hn + b_hn
+    lives in the scratch. The r and z gates' two products are one,
+    [x_t | h_{t-1}] @ [W_ir W_iz; W_hr W_hz], with no pass to add one
+    product to the other and no short product over the inputs alone."""
+    cdef int hidden = j.hidden
     cdef int width = 3 * hidden
-    cdef Py_ssize_t ld = n_in + hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef bint inputs_finite = True
-    cdef Py_ssize_t t, p, slab, running, next_running, prev_stride
-    cdef floating *gates = work                     # row stride ``width``
-    cdef floating *hns = gates + n_seq * width      # row stride ``hidden``
-    cdef floating *blocks = hns + n_seq * hidden
-    cdef floating *xh                               # [x_t | h_{t-1}]
-    cdef floating *states                           # h_t, in the other block
+    cdef int n_in = j.n_in
+    cdef int ld = <int> s.ld
+    cdef Py_ssize_t p, prev_stride
+    cdef const floating *xh = <const floating *> s.xh
+    cdef const floating *b = <const floating *> j.b
+    cdef floating *gates = <floating *> s.work              # row stride ``width``
+    cdef floating *hns = gates + s.n_seq * width            # row stride ``hidden``
     cdef const floating *h_prev
-
-    if has_initial_state:
-        fill_initial_states(blocks, n_seq, ld, n_in, h0, h0_stride, hidden)
-    slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        next_running = n_running(seq_len, n_seq, t + 1)
-        xh = &blocks[(t & 1) * n_seq * ld]
-        states = &blocks[((t + 1) & 1) * n_seq * ld + n_in]
-        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
-                                  n_in, xh, ld):
-            inputs_finite = False
-        if t > 0 or has_initial_state:
-            h_prev = &xh[n_in]
-            prev_stride = ld
-            packed_gemm_bias(<int> running, 2 * hidden, <int> ld, xh, <int> ld,
-                             packed_W_xrz, b, gates, width)
-            packed_gemm_bias(<int> running, hidden, n_in, xh, <int> ld,
-                             packed_W_in, &b[2 * hidden], &gates[2 * hidden], width)
-            packed_gemm_bias(<int> running, hidden, hidden, h_prev, <int> ld,
-                             packed_W_hn, b_hn, hns, hidden)
-        else:
-            # From a zero h0: the input projection alone, and hn = b_hn.
-            h_prev = h0
-            prev_stride = 0
-            packed_gemm_bias(<int> running, width, n_in, xh, <int> ld,
-                             packed_W_ih, b, gates, width)
-            for p in range(running):
-                memcpy(&hns[p * hidden], b_hn, hidden * sizeof(floating))
-        _step(running, hidden, gates, hns, h_prev, prev_stride, states, ld)
-        store_step_states(states, ld, running, next_running, hidden,
-                          &H[slab * hidden] if H != NULL else NULL, final)
-        slab += running
-    return inputs_finite
+    if s.t > 0 or j.has_initial_state:
+        h_prev = &xh[n_in]
+        prev_stride = ld
+        packed_gemm_bias(<int> s.running, 2 * hidden, ld, xh, ld,
+                         <const floating *> j.packed[1], b, gates, width)
+        packed_gemm_bias(<int> s.running, hidden, n_in, xh, ld,
+                         <const floating *> j.packed[2], &b[2 * hidden], &gates[2 * hidden],
+                         width)
+        packed_gemm_bias(<int> s.running, hidden, hidden, h_prev, ld,
+                         <const floating *> j.packed[3], <const floating *> j.b_hn, hns,
+                         hidden)
+    else:
+        # From a zero h0: the input projection alone, and hn = b_hn.
+        h_prev = <const floating *> j.h0 + s.first * j.h0_stride
+        prev_stride = 0
+        packed_gemm_bias(<int> s.running, width, n_in, xh, ld,
+                         <const floating *> j.packed[0], b, gates, width)
+        for p in range(s.running):
+            memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
+    _step(s.running, hidden, gates, hns, h_prev, prev_stride, <floating *> s.states, ld)
 
 
 def gru_backward(
@@ -435,6 +376,7 @@ def gru_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.cell = &_GRU
     job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
     job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
@@ -446,69 +388,29 @@ def gru_backward(
     job.D, job.shifted, job.dX = row_pointer(D), row_pointer(D_next), row_pointer(dX)
     job.work, job.work_stride = row_pointer(work), work.shape[1]
     job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    run_chunks(&job, _backward_task, n_chunks, n_threads)
+    run_chunks(&job, backward_task, n_chunks, n_threads)
     free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad)
 
 
-cdef void _backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _backward_one_chunk(<ChunkJob *> job, c, <double *> NULL)
-    else:
-        _backward_one_chunk(<ChunkJob *> job, c, <float *> NULL)
-
-
-cdef inline void _backward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, floating *dtype,
-) noexcept nogil:
-    """Chunk c of ``gru_backward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    _backward_chunk(
-        &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
-        j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
-        <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
-        j.h0_stride, j.has_initial_state, j.given_initial_state,
-        <const floating *> j.H, <const floating *> j.A, <const floating *> j.HN,
-        <const floating *> j.dH, <floating *> j.D, <floating *> j.shifted,
-        <floating *> j.dX,
-        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
-        <floating *> j.work + c * j.work_stride,
-        <floating *> j.chunk_grad + c * j.chunk_grad_stride,
-    )
-
-
-cdef void _backward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *W_ih,
-    const floating *W_hh,
-    const floating *packed_W_hh_T,
-    const floating *h0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    bint given_initial_state,
-    const floating *H,
-    const floating *A,
-    const floating *HN,
-    const floating *dH,
-    floating *D,
-    floating *D_next,
-    floating *dX,
-    floating *d_initial,
-    floating *work,
-    floating *grad,
-) noexcept nogil:
+cdef inline void _backward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of BPTT: the gates' deltas, the recurrent-side deltas at the
+    row of step t - 1 (for dW_hh = H^T D_next), and dLoss/dh_{t-1} through
+    the direct path and the recurrent products."""
+    cdef int hidden = j.hidden
     cdef int width = 3 * hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t n_rows = row1 - row0
-    cdef Py_ssize_t t, p, k, r, slab, slab_end, prev_slab
-    cdef Py_ssize_t running = 0, running_next = 0
+    cdef Py_ssize_t running = s.running
+    cdef Py_ssize_t slab = s.slab
+    cdef Py_ssize_t prev_slab = s.prev_slab
+    cdef Py_ssize_t t = s.t
+    cdef Py_ssize_t p, k, r
+    cdef const floating *A = <const floating *> j.A
+    cdef const floating *H = <const floating *> j.H
+    cdef const floating *HN = <const floating *> j.HN
+    cdef const floating *dH = <const floating *> j.dH
+    cdef const floating *h0 = <const floating *> j.h0 + s.first * j.h0_stride
+    cdef floating *D = <floating *> j.D
+    cdef floating *D_next = <floating *> j.shifted
     cdef const floating *a
     cdef floating *d
     cdef floating *d_rec
@@ -516,91 +418,97 @@ cdef void _backward_chunk(
     cdef floating dh, d_n, rg, z, n
     # G[p]: dLoss/dh_t of the chunk's sequence p through step t+1.
     # delta0_sum: the recurrent-side deltas of step 0, summed over sequences.
-    cdef floating *G = work
-    cdef floating *delta0_sum = G + n_seq * hidden
+    cdef floating *G = <floating *> s.work
+    cdef floating *delta0_sum = G + s.n_seq * hidden
     # Step 0's recurrent-side deltas of each sequence, kept only where the
     # initial states are per sequence or their gradient is asked for.
     cdef floating *delta0 = (delta0_sum + width
-                             if given_initial_state or d_initial != NULL else NULL)
-    cdef floating *g_W_ih = grad
+                             if j.given_initial_state or j.d_initial != NULL else NULL)
+    cdef floating *g_h0 = <floating *> s.grad + (j.n_in + hidden + 1) * width + hidden
+    # Sequences whose last step is t get nothing from step t + 1.
+    if running > s.next_running:
+        memset(&G[s.next_running * hidden], 0,
+               (running - s.next_running) * hidden * sizeof(floating))
+    for p in range(running):
+        r = slab + p
+        a = &A[r * width]
+        d = &D[r * width]
+        d_rec = &D_next[(prev_slab + p) * width] if t > 0 else delta0_sum
+        h_prev = &H[(prev_slab + p) * hidden] if t > 0 else &h0[p * j.h0_stride]
+        for k in range(hidden):
+            rg = a[k]
+            z = a[hidden + k]
+            n = a[2 * hidden + k]
+            dh = dH[r * hidden + k] + G[p * hidden + k]
+            d_n = dh * (<floating> 1 - z) * (<floating> 1 - n * n)
+            d[k] = d_n * HN[r * hidden + k] * rg * (<floating> 1 - rg)
+            d[hidden + k] = dh * (h_prev[k] - n) * z * (<floating> 1 - z)
+            d[2 * hidden + k] = d_n
+            # Rows of step t-1 get this step's recurrent-side deltas; at
+            # t = 0 they are summed, for b_hn and the initial state.
+            if t > 0:
+                d_rec[k] = d[k]
+                d_rec[hidden + k] = d[hidden + k]
+                d_rec[2 * hidden + k] = d_n * rg
+            else:
+                d_rec[k] += d[k]
+                d_rec[hidden + k] += d[hidden + k]
+                d_rec[2 * hidden + k] += d_n * rg
+                if j.has_initial_state:
+                    g_h0[k] += dh * z
+                if delta0 != NULL:
+                    delta0[p * width + k] = d[k]
+                    delta0[p * width + hidden + k] = d[hidden + k]
+                    delta0[p * width + 2 * hidden + k] = d_n * rg
+            # The direct path h_{t-1} -> h_t.
+            G[p * hidden + k] = dh * z
+    # Sequences ending at t have no step t+1.
+    if running > s.next_running:
+        memset(&D_next[(slab + s.next_running) * width], 0,
+               (running - s.next_running) * width * sizeof(floating))
+    if t > 0:
+        # dLoss/dh_{t-1} = dh_t * z + (recurrent deltas) @ W_hh^T
+        packed_gemm(<int> running, hidden, width, &D_next[prev_slab * width],
+                    width, <const floating *> j.packed[0], G, hidden, True)
+
+
+cdef inline void _backward_end(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """The chunk's weight gradients, each one GEMM over its rows, b_hn's and
+    the initial states'."""
+    cdef int hidden = j.hidden
+    cdef int n_in = j.n_in
+    cdef int width = 3 * hidden
+    cdef Py_ssize_t k
+    cdef const floating *h0 = <const floating *> j.h0 + s.first * j.h0_stride
+    cdef floating *G = <floating *> s.work
+    cdef floating *delta0_sum = G + s.n_seq * hidden
+    cdef floating *delta0 = (delta0_sum + width
+                             if j.given_initial_state or j.d_initial != NULL else NULL)
+    cdef floating *d_initial = (<floating *> j.d_initial + s.first * hidden
+                                if j.d_initial != NULL else NULL)
+    cdef floating *g_W_ih = <floating *> s.grad
     cdef floating *g_W_hh = g_W_ih + n_in * width
     cdef floating *g_b = g_W_hh + hidden * width
     cdef floating *g_b_hn = g_b + width
     cdef floating *g_h0 = g_b_hn + hidden
-
-    for k in range(width):
-        delta0_sum[k] = 0
-    if has_initial_state:
-        for k in range(hidden):
-            g_h0[k] = 0
-
-    slab_end = row1
-    for t in range(n_steps - 1, -1, -1):
-        running = n_running(seq_len, n_seq, t)
-        slab = slab_end - running
-        prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
-        # Sequences whose last step is t get nothing from step t + 1.
-        if running > running_next:
-            memset(&G[running_next * hidden], 0,
-                   (running - running_next) * hidden * sizeof(floating))
-        for p in range(running):
-            r = slab + p
-            a = &A[r * width]
-            d = &D[r * width]
-            d_rec = &D_next[(prev_slab + p) * width] if t > 0 else delta0_sum
-            h_prev = &H[(prev_slab + p) * hidden] if t > 0 else &h0[p * h0_stride]
-            for k in range(hidden):
-                rg = a[k]
-                z = a[hidden + k]
-                n = a[2 * hidden + k]
-                dh = dH[r * hidden + k] + G[p * hidden + k]
-                d_n = dh * (<floating> 1 - z) * (<floating> 1 - n * n)
-                d[k] = d_n * HN[r * hidden + k] * rg * (<floating> 1 - rg)
-                d[hidden + k] = dh * (h_prev[k] - n) * z * (<floating> 1 - z)
-                d[2 * hidden + k] = d_n
-                # Rows of step t-1 get this step's recurrent-side deltas; at
-                # t = 0 they are summed, for b_hn and the initial state.
-                if t > 0:
-                    d_rec[k] = d[k]
-                    d_rec[hidden + k] = d[hidden + k]
-                    d_rec[2 * hidden + k] = d_n * rg
-                else:
-                    d_rec[k] += d[k]
-                    d_rec[hidden + k] += d[hidden + k]
-                    d_rec[2 * hidden + k] += d_n * rg
-                    if has_initial_state:
-                        g_h0[k] += dh * z
-                    if delta0 != NULL:
-                        delta0[p * width + k] = d[k]
-                        delta0[p * width + hidden + k] = d[hidden + k]
-                        delta0[p * width + 2 * hidden + k] = d_n * rg
-                # The direct path h_{t-1} -> h_t.
-                G[p * hidden + k] = dh * z
-        # Sequences ending at t have no step t+1.
-        if running > running_next:
-            memset(&D_next[(slab + running_next) * width], 0,
-                   (running - running_next) * width * sizeof(floating))
-        if t > 0:
-            # dLoss/dh_{t-1} = dh_t * z + (recurrent deltas) @ W_hh^T
-            packed_gemm(<int> running, hidden, width, &D_next[prev_slab * width],
-                        width, packed_W_hh_T, G, hidden, True)
-        running_next = running
-        slab_end = slab
-
-    weight_gradients(X, H, D, D_next, W_ih, row0, row1, n_in, hidden, width,
-                     g_W_ih, g_W_hh, g_b, dX)
+    weight_gradients(<const floating *> j.X, <const floating *> j.H,
+                     <const floating *> j.D, <const floating *> j.shifted,
+                     <const floating *> j.W_ih, s.row0, s.row1, n_in, hidden, width,
+                     g_W_ih, g_W_hh, g_b, <floating *> j.dX)
     # b_hn sits on the recurrent side: its deltas are D_next's n block, plus
     # step 0's.
-    column_sums(&D_next[row0 * width + 2 * hidden], n_rows, hidden, width, g_b_hn)
+    column_sums(<const floating *> j.shifted + s.row0 * width + 2 * hidden,
+                s.row1 - s.row0, hidden, width, g_b_hn)
     for k in range(hidden):
         g_b_hn[k] += delta0_sum[2 * hidden + k]
-    if has_initial_state:
+    if j.has_initial_state:
         # g_h0 already holds the direct path's sum of dh * z.
-        initial_state_gradients(h0, delta0_sum, W_hh, hidden, width,
+        initial_state_gradients(h0, delta0_sum, <const floating *> j.W_hh, hidden, width,
                                 g_W_hh, 1, g_h0)
-    if given_initial_state:
-        given_initial_state_gradients(h0, delta0, running, hidden, width, g_W_hh)
+    if j.given_initial_state:
+        given_initial_state_gradients(h0, delta0, s.running, hidden, width, g_W_hh)
     if d_initial != NULL:
         # The direct path's dh * z, left in G by step 0, plus the recurrent side.
-        copy_chunk_rows(G, running, hidden, d_initial)
-        initial_state_rows_gradient(delta0, running, W_hh, hidden, width, 1, d_initial)
+        copy_chunk_rows(G, s.running, hidden, d_initial)
+        initial_state_rows_gradient(delta0, s.running, <const floating *> j.W_hh, hidden,
+                                    width, 1, d_initial)

@@ -1,7 +1,8 @@
 """LSTM layer: forward pass and backpropagation through time (BPTT).
 
 One layer, one direction, over a sorted and chunked mini-batch (layout in
-``_chunks.pxd``; calling convention in ``_elman.pyx``). With PyTorch's
+``_chunks.pxd``; calling convention in ``_elman.pyx``): the LSTM cell's steps,
+run by the driver of every cell (``_driver.pxd``), and its entry points. With PyTorch's
 equations and gate order i, f, g, o:
 
     [i, f, g, o] = x_t @ W_ih + h_{t-1} @ W_hh + b      (pre-activations)
@@ -24,10 +25,13 @@ from ._boundary cimport (
 )
 from ._chunks cimport (
     ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
-    column_sums, fill_initial_states, gather_step_inputs, initial_state_gradients,
-    n_running, project_inputs, store_step_states,
+    column_sums, initial_state_gradients, project_inputs,
     inputs_beside_states, previous_states_beside_inputs,
     stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
+)
+from ._driver cimport (
+    BACKWARD_BEGIN, BACKWARD_STEP, Cell, FORWARD_BEGIN, FORWARD_STEP, PREDICT_STEP,
+    Slab, StepPart, backward_task, forward_task,
 )
 
 
@@ -53,7 +57,7 @@ cdef extern from "_lstm_step.h" nogil:
 def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each chunk's row of ``work`` in ``lstm_forward``."""
     # (Prediction only) one step's gates and cell states, and two blocks of
-    # rows [x | h] (see _predict_chunk).
+    # rows [x | h] (see predict_chunk, _driver.pxd).
     return chunk_size * (7 * hidden + 2 * n_in)
 
 
@@ -133,7 +137,7 @@ def lstm_forward(
     # The weights, packed once for every chunk. W_ih for the input
     # projections: of a whole chunk when training; when predicting, of step
     # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
-    # it below W_ih (see _predict_chunk).
+    # it below W_ih (see _predict_step).
     packed_W_ih = pack_weight(n_in, 4 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
     if predicting:
         packed_W_xh = pack_stacked_weight(
@@ -143,6 +147,7 @@ def lstm_forward(
         packed_W_hh = pack_weight(
             hidden, 4 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.cell = &_LSTM
     job.b, job.h0, job.c0 = &b[0], &h0[0, 0], &c0[0, 0]
     job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state = has_initial_state
@@ -154,7 +159,7 @@ def lstm_forward(
         job.input_start, job.input_step = &input_start[0], input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
     try:
-        inputs_finite = run_chunks(&job, _forward_task, n_chunks, n_threads)
+        inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
     finally:
         free_packed(packed_W_ih)
         free_packed(packed_W_hh)
@@ -162,40 +167,41 @@ def lstm_forward(
     return inputs_finite
 
 
-cdef void _forward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <double *> NULL)
+# -- the cell's steps, run by the driver (_driver.pxd) --------------------------
+
+cdef Cell _LSTM
+_LSTM.step = _cell_step
+# A prediction step's gates (4H) and cell states (H) per sequence.
+_LSTM.predict_scratch = 5
+
+
+cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
+    if j.is_double:
+        _step_part(part, j, s, <double *> NULL)
     else:
-        _forward_one_chunk(<ChunkJob *> job, c, worker, <float *> NULL)
+        _step_part(part, j, s, <float *> NULL)
 
 
-cdef inline void _forward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, int worker, floating *dtype,
+cdef inline void _step_part(
+    StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
-    """Chunk c of ``lstm_forward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    cdef Py_ssize_t n_seq = min(j.chunk_size, j.n_seq - first)
-    if j.input_start != NULL:
-        j.chunk_inputs_finite[c] = _predict_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.n_in, j.hidden,
-            <const floating *> j.X, &j.input_start[first], j.input_step,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
-            <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
-            j.has_initial_state,
-            NULL if j.final != NULL else <floating *> j.H,
-            <floating *> j.final + first * j.hidden if j.final != NULL else NULL,
-            <floating *> j.work + worker * j.work_stride,
-        )
+    """One part of a chunk's pass; ``dtype`` only selects the type."""
+    if part == FORWARD_BEGIN:
+        # Every step's input projection, into the gates' rows.
+        project_inputs(<const floating *> j.X, <const floating *> j.packed[0],
+                       <const floating *> j.b, s.row0, s.row1, j.n_in, 4 * j.hidden,
+                       <floating *> j.A)
+    elif part == FORWARD_STEP:
+        _forward_step(j, s, dtype)
+    elif part == PREDICT_STEP:
+        _predict_step(j, s, dtype)
+    elif part == BACKWARD_BEGIN:
+        inputs_beside_states(<const floating *> j.X, s.row0, s.row1, j.n_in, j.hidden,
+                             <floating *> j.shifted)
+    elif part == BACKWARD_STEP:
+        _backward_step(j, s, dtype)
     else:
-        _forward_chunk(
-            &j.seq_len[first], n_seq, j.chunk_row_start[c], j.chunk_row_start[c + 1],
-            j.n_in, j.hidden, <const floating *> j.X,
-            <const floating *> j.packed[0], <const floating *> j.packed[1],
-            <const floating *> j.b, <const floating *> j.h0 + first * j.h0_stride,
-            <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
-            j.has_initial_state, <floating *> j.H, <floating *> j.C, <floating *> j.A,
-        )
+        _backward_end(j, s, dtype)
 
 
 cdef inline void _step(
@@ -212,122 +218,55 @@ cdef inline void _step(
             running, hidden, gates, cells_prev, prev_stride, cells, states, ld_states)
 
 
-cdef void _forward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *packed_W_ih,
-    const floating *packed_W_hh,
-    const floating *b,
-    const floating *h0,
-    const floating *c0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    floating *H,
-    floating *C,
-    floating *A,
-) noexcept nogil:
-    """One chunk's time loop when training: every step's gates, cell states
-    and states are kept for BPTT, in the slab's rows of ``A``, ``C`` and
-    ``H``."""
+cdef inline void _forward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a training pass: every step's gates, cell states and states
+    are kept for BPTT, in the slab's rows of ``A``, ``C`` and ``H``."""
+    cdef int hidden = j.hidden
     cdef int width = 4 * hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, slab, prev_slab, running, prev_stride
-    cdef const floating *prev_states = NULL
-
-    project_inputs(X, packed_W_ih, b, row0, row1, n_in, width, A)
-
-    slab = row0
-    prev_slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        # At t = 0 the sequences start from h0 and c0 (shared rows: stride
-        # 0); from a zero h0 there are no recurrent terms.
-        prev_stride = hidden if t > 0 else h0_stride
-        # All four gates' recurrent terms in one product.
-        if t > 0 or has_initial_state:
-            packed_gemm(<int> running, width, hidden,
-                        prev_states if t > 0 else h0, prev_stride,
-                        packed_W_hh, &A[slab * width], width, True)
-        _step(running, hidden, &A[slab * width],
-              &C[prev_slab * hidden] if t > 0 else c0, prev_stride,
-              &C[slab * hidden], &H[slab * hidden], hidden)
-        prev_states = &H[slab * hidden]
-        prev_slab = slab
-        slab += running
+    cdef floating *A = <floating *> j.A
+    cdef floating *C = <floating *> j.C
+    cdef floating *H = <floating *> j.H
+    # At t = 0 the sequences start from h0 and c0 (shared rows: stride 0);
+    # from a zero h0 there are no recurrent terms.
+    cdef Py_ssize_t prev_stride = hidden if s.t > 0 else j.h0_stride
+    cdef const floating *h_prev = <const floating *> j.h0 + s.first * j.h0_stride
+    cdef const floating *c_prev = <const floating *> j.c0 + s.first * j.h0_stride
+    if s.t > 0:
+        h_prev = &H[s.prev_slab * hidden]
+        c_prev = &C[s.prev_slab * hidden]
+    # All four gates' recurrent terms in one product.
+    if s.t > 0 or j.has_initial_state:
+        packed_gemm(<int> s.running, width, hidden, h_prev, prev_stride,
+                    <const floating *> j.packed[1], &A[s.slab * width], width, True)
+    _step(s.running, hidden, &A[s.slab * width], c_prev, prev_stride,
+          &C[s.slab * hidden], &H[s.slab * hidden], hidden)
 
 
-cdef bint _predict_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const Py_ssize_t *input_start,
-    Py_ssize_t input_step,
-    const floating *packed_W_ih,
-    const floating *packed_W_xh,
-    const floating *b,
-    const floating *h0,
-    const floating *c0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    floating *H,
-    floating *final,
-    floating *work,
-) noexcept nogil:
-    """One chunk's time loop when predicting: one step of gates and the
-    cell states live in ``work`` (c_t overwrites c_{t-1} of the same
-    sequence, element by element), beside two blocks of rows [x | h] (row
-    stride n_in + H) that the steps alternate between. Step t gathers x_t
-    into its block, next to the h_{t-1} that step t - 1 wrote there, and
-    writes h_t into the other, so that the gates are one product,
-    [x_t | h_{t-1}] @ [W_ih; W_hh] + b, with no pass to add the input
-    projection to the recurrent one and no short product over the inputs
-    alone. ``H``, if not NULL, gets the slab's states; ``final``, if not
-    NULL, each sequence's last. Returns whether every input value read was
-    finite."""
+cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of a prediction pass: one step of gates and the cell states
+    live in the scratch (c_t overwrites c_{t-1} of the same sequence,
+    element by element), so that the gates are one product, [x_t | h_{t-1}]
+    @ [W_ih; W_hh] + b, with no pass to add the input projection to the
+    recurrent one and no short product over the inputs alone."""
+    cdef int hidden = j.hidden
     cdef int width = 4 * hidden
-    cdef Py_ssize_t ld = n_in + hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef bint inputs_finite = True
-    cdef Py_ssize_t t, slab, running, next_running
-    cdef floating *gates = work                     # row stride ``width``
-    cdef floating *cells = gates + n_seq * width    # row stride ``hidden``
-    cdef floating *blocks = cells + n_seq * hidden
-    cdef floating *xh                               # [x_t | h_{t-1}]
-    cdef floating *states                           # h_t, in the other block
-
-    if has_initial_state:
-        fill_initial_states(blocks, n_seq, ld, n_in, h0, h0_stride, hidden)
-    slab = row0
-    for t in range(n_steps):
-        running = n_running(seq_len, n_seq, t)
-        next_running = n_running(seq_len, n_seq, t + 1)
-        xh = &blocks[(t & 1) * n_seq * ld]
-        states = &blocks[((t + 1) & 1) * n_seq * ld + n_in]
-        if not gather_step_inputs(X, input_start, input_step, seq_len, t, running,
-                                  n_in, xh, ld):
-            inputs_finite = False
-        if t > 0 or has_initial_state:
-            packed_gemm_bias(<int> running, width, <int> ld, xh, <int> ld,
-                             packed_W_xh, b, gates, width)
-        else:
-            # From a zero h0: the input projection alone.
-            packed_gemm_bias(<int> running, width, n_in, xh, <int> ld,
-                             packed_W_ih, b, gates, width)
-        # At t = 0 the sequences start from c0 (a shared row: stride 0).
-        _step(running, hidden, gates, cells if t > 0 else c0, hidden if t > 0 else h0_stride,
-              cells, states, ld)
-        store_step_states(states, ld, running, next_running, hidden,
-                          &H[slab * hidden] if H != NULL else NULL, final)
-        slab += running
-    return inputs_finite
+    cdef floating *gates = <floating *> s.work              # row stride ``width``
+    cdef floating *cells = gates + s.n_seq * width          # row stride ``hidden``
+    if s.t > 0 or j.has_initial_state:
+        packed_gemm_bias(<int> s.running, width, <int> s.ld, <const floating *> s.xh,
+                         <int> s.ld, <const floating *> j.packed[1],
+                         <const floating *> j.b, gates, width)
+    else:
+        # From a zero h0: the input projection alone.
+        packed_gemm_bias(<int> s.running, width, j.n_in, <const floating *> s.xh,
+                         <int> s.ld, <const floating *> j.packed[0],
+                         <const floating *> j.b, gates, width)
+    # At t = 0 the sequences start from c0 (a shared row: stride 0).
+    cdef const floating *c_prev = <const floating *> j.c0 + s.first * j.h0_stride
+    if s.t > 0:
+        c_prev = cells
+    _step(s.running, hidden, gates, c_prev, hidden if s.t > 0 else j.h0_stride, cells,
+          <floating *> s.states, s.ld)
 
 
 def lstm_backward(
@@ -411,6 +350,7 @@ def lstm_backward(
     packed_W_hh_T = pack_weight(
         W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
     init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+    job.cell = &_LSTM
     job.W_ih, job.W_hh, job.h0, job.c0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0], &c0[0, 0]
     job.h0_stride = hidden if h0.shape[0] > 1 else 0
     job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
@@ -422,131 +362,92 @@ def lstm_backward(
     job.D, job.shifted, job.dX = row_pointer(D), row_pointer(XH), row_pointer(dX)
     job.work, job.work_stride = row_pointer(work), work.shape[1]
     job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    run_chunks(&job, _backward_task, n_chunks, n_threads)
+    run_chunks(&job, backward_task, n_chunks, n_threads)
     free_packed(packed_W_hh_T)
     sum_chunk_gradients(chunk_grad, grad)
 
 
-cdef void _backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
-    if (<ChunkJob *> job).is_double:
-        _backward_one_chunk(<ChunkJob *> job, c, <double *> NULL)
-    else:
-        _backward_one_chunk(<ChunkJob *> job, c, <float *> NULL)
-
-
-cdef inline void _backward_one_chunk(
-    const ChunkJob *j, Py_ssize_t c, floating *dtype,
-) noexcept nogil:
-    """Chunk c of ``lstm_backward``; ``dtype`` only selects the type."""
-    cdef Py_ssize_t first = c * j.chunk_size
-    _backward_chunk(
-        &j.seq_len[first], min(j.chunk_size, j.n_seq - first),
-        j.chunk_row_start[c], j.chunk_row_start[c + 1], j.n_in, j.hidden,
-        <const floating *> j.X, <const floating *> j.W_ih, <const floating *> j.W_hh,
-        <const floating *> j.packed[0], <const floating *> j.h0 + first * j.h0_stride,
-        <const floating *> j.c0 + first * j.h0_stride, j.h0_stride,
-        j.has_initial_state, j.given_initial_state, <const floating *> j.H,
-        <const floating *> j.C, <const floating *> j.A, <const floating *> j.dH,
-        <floating *> j.D, <floating *> j.shifted, <floating *> j.dX,
-        <floating *> j.d_initial + first * j.hidden if j.d_initial != NULL else NULL,
-        <floating *> j.d_initial_cell + first * j.hidden if j.d_initial != NULL else NULL,
-        <floating *> j.work + c * j.work_stride,
-        <floating *> j.chunk_grad + c * j.chunk_grad_stride,
-    )
-
-
-cdef void _backward_chunk(
-    const Py_ssize_t *seq_len,
-    Py_ssize_t n_seq,
-    Py_ssize_t row0,
-    Py_ssize_t row1,
-    int n_in,
-    int hidden,
-    const floating *X,
-    const floating *W_ih,
-    const floating *W_hh,
-    const floating *packed_W_hh_T,
-    const floating *h0,
-    const floating *c0,
-    Py_ssize_t h0_stride,
-    bint has_initial_state,
-    bint given_initial_state,
-    const floating *H,
-    const floating *C,
-    const floating *A,
-    const floating *dH,
-    floating *D,
-    floating *XH,
-    floating *dX,
-    floating *d_initial,
-    floating *d_initial_cell,
-    floating *work,
-    floating *grad,
-) noexcept nogil:
+cdef inline void _backward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """Step t of BPTT: the gates' deltas from dLoss/dh_t and dLoss/dc_t,
+    then dLoss/dh_{t-1} through step t, all gates in one product; h_{t-1}
+    goes beside x_t in XH for dW_hh."""
+    cdef int hidden = j.hidden
     cdef int width = 4 * hidden
-    cdef Py_ssize_t n_steps = seq_len[0]
-    cdef Py_ssize_t t, slab, slab_end, prev_slab
-    cdef Py_ssize_t running = 0, running_next = 0
+    cdef Py_ssize_t running = s.running
+    cdef const floating *H = <const floating *> j.H
+    cdef const floating *C = <const floating *> j.C
+    cdef const floating *A = <const floating *> j.A
+    cdef const floating *dH = <const floating *> j.dH
+    cdef floating *D = <floating *> j.D
+    cdef floating *XH = <floating *> j.shifted
     # G[p], Gc[p]: dLoss/dh_t and dLoss/dc_t of the chunk's sequence p
     # through step t+1; T: tanh(c_t) of the current slab, recomputed.
-    cdef floating *G = work
-    cdef floating *Gc = G + n_seq * hidden
-    cdef floating *T = Gc + n_seq * hidden
-    cdef floating *delta0_sum = T + n_seq * hidden
-    cdef floating *g_W_ih = grad
+    cdef floating *G = <floating *> s.work
+    cdef floating *Gc = G + s.n_seq * hidden
+    cdef floating *T = Gc + s.n_seq * hidden
+    cdef floating *d_initial = NULL
+    cdef floating *d_initial_cell = NULL
+    cdef const floating *c_prev = (&C[s.prev_slab * hidden] if s.t > 0
+                                   else <const floating *> j.c0 + s.first * j.h0_stride)
+    cdef Py_ssize_t c_prev_stride = hidden if s.t > 0 else j.h0_stride
+    if j.d_initial != NULL:
+        d_initial = <floating *> j.d_initial + s.first * hidden
+        d_initial_cell = <floating *> j.d_initial_cell + s.first * hidden
+    memcpy(T, &C[s.slab * hidden], running * hidden * sizeof(floating))
+    tanh_inplace(T, running * hidden)
+    # Sequences whose last step is t get nothing from step t + 1.
+    if running > s.next_running:
+        memset(&G[s.next_running * hidden], 0,
+               (running - s.next_running) * hidden * sizeof(floating))
+        memset(&Gc[s.next_running * hidden], 0,
+               (running - s.next_running) * hidden * sizeof(floating))
+    if floating is float:
+        skrnn_lstm_backward_step_float(
+            running, hidden, &A[s.slab * width], c_prev, c_prev_stride, T,
+            &dH[s.slab * hidden], G, Gc, &D[s.slab * width])
+    else:
+        skrnn_lstm_backward_step_double(
+            running, hidden, &A[s.slab * width], c_prev, c_prev_stride, T,
+            &dH[s.slab * hidden], G, Gc, &D[s.slab * width])
+    if s.t > 0:
+        previous_states_beside_inputs(&H[s.prev_slab * hidden], s.slab, running,
+                                      j.n_in, hidden, XH)
+        # dLoss/dh_{t-1} through step t, all gates in one product.
+        packed_gemm(<int> running, hidden, width, &D[s.slab * width],
+                    width, <const floating *> j.packed[0], G, hidden, False)
+    else:
+        previous_states_beside_inputs(
+            <const floating *> j.h0 + s.first * j.h0_stride if j.given_initial_state
+            else NULL, s.slab, running, j.n_in, hidden, XH)
+        if d_initial != NULL:
+            # dLoss/dh0 through step 0; dLoss/dc0 is what the step left in Gc.
+            packed_gemm(<int> running, hidden, width, &D[s.slab * width],
+                        width, <const floating *> j.packed[0], d_initial, hidden, False)
+            copy_chunk_rows(Gc, running, hidden, d_initial_cell)
+
+
+cdef inline void _backward_end(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
+    """The chunk's weight gradients, each one GEMM over its rows, and the
+    learned h0's and c0's."""
+    cdef int hidden = j.hidden
+    cdef int n_in = j.n_in
+    cdef int width = 4 * hidden
+    cdef floating *Gc = <floating *> s.work + s.n_seq * hidden
+    cdef floating *delta0_sum = Gc + 2 * s.n_seq * hidden
+    cdef floating *g_W_ih = <floating *> s.grad
     cdef floating *g_W_hh = g_W_ih + n_in * width
     cdef floating *g_b = g_W_hh + hidden * width
     cdef floating *g_h0 = g_b + width
     cdef floating *g_c0 = g_h0 + hidden
-
-    inputs_beside_states(X, row0, row1, n_in, hidden, XH)
-
-    slab_end = row1
-    for t in range(n_steps - 1, -1, -1):
-        running = n_running(seq_len, n_seq, t)
-        slab = slab_end - running
-        prev_slab = slab - n_running(seq_len, n_seq, t - 1) if t > 0 else slab
-        memcpy(T, &C[slab * hidden], running * hidden * sizeof(floating))
-        tanh_inplace(T, running * hidden)
-        # Sequences whose last step is t get nothing from step t + 1.
-        if running > running_next:
-            memset(&G[running_next * hidden], 0,
-                   (running - running_next) * hidden * sizeof(floating))
-            memset(&Gc[running_next * hidden], 0,
-                   (running - running_next) * hidden * sizeof(floating))
-        if floating is float:
-            skrnn_lstm_backward_step_float(
-                running, hidden, &A[slab * width],
-                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else h0_stride,
-                T, &dH[slab * hidden], G, Gc, &D[slab * width])
-        else:
-            skrnn_lstm_backward_step_double(
-                running, hidden, &A[slab * width],
-                &C[prev_slab * hidden] if t > 0 else c0, hidden if t > 0 else h0_stride,
-                T, &dH[slab * hidden], G, Gc, &D[slab * width])
-        if t > 0:
-            previous_states_beside_inputs(&H[prev_slab * hidden], slab, running,
-                                          n_in, hidden, XH)
-            # dLoss/dh_{t-1} through step t, all gates in one product.
-            packed_gemm(<int> running, hidden, width, &D[slab * width],
-                        width, packed_W_hh_T, G, hidden, False)
-        else:
-            previous_states_beside_inputs(h0 if given_initial_state else NULL, slab,
-                                          running, n_in, hidden, XH)
-            if d_initial != NULL:
-                # dLoss/dh0 through step 0; dLoss/dc0 is what the step left in Gc.
-                packed_gemm(<int> running, hidden, width, &D[slab * width],
-                            width, packed_W_hh_T, d_initial, hidden, False)
-                copy_chunk_rows(Gc, running, hidden, d_initial_cell)
-        running_next = running
-        slab_end = slab
-
-    stacked_weight_gradients(XH, D, W_ih, row0, row1, n_in, hidden, width,
-                             g_W_ih, g_b, dX)
-    if has_initial_state:
+    stacked_weight_gradients(<const floating *> j.shifted, <const floating *> j.D,
+                             <const floating *> j.W_ih, s.row0, s.row1, n_in, hidden,
+                             width, g_W_ih, g_b, <floating *> j.dX)
+    if j.has_initial_state:
         # dc0 is the sum of the cell gradients carried back from step 0,
         # left in Gc by the loop.
-        column_sums(&D[row0 * width], running, width, width, delta0_sum)
-        initial_state_gradients(h0, delta0_sum, W_hh, hidden, width,
+        column_sums(<const floating *> j.D + s.row0 * width, s.running, width, width,
+                    delta0_sum)
+        initial_state_gradients(<const floating *> j.h0 + s.first * j.h0_stride,
+                                delta0_sum, <const floating *> j.W_hh, hidden, width,
                                 g_W_hh, 0, g_h0)
-        column_sums(Gc, running, hidden, hidden, g_c0)
+        column_sums(Gc, s.running, hidden, hidden, g_c0)

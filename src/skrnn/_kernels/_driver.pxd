@@ -1,0 +1,193 @@
+# The one chunked driver of every cell kernel: the time loops of a training
+# pass, a prediction pass and BPTT over one chunk, written once.
+#
+# A cell kernel (_elman.pyx, _lstm.pyx, _gru.pyx) contributes one function,
+# ``cell_step(part, job, slab)``, called once per part of a chunk's pass
+# (before the loop, at every step, after it) with where the loop stands in
+# ``Slab``; it does that part's products and element-wise work, reading its
+# arrays from the ``ChunkJob``. One indirect call per step of a chunk, each
+# running a step's products over every sequence of the chunk: nothing is
+# called per element.
+#
+# What the driver owns: the chunk's extent, the running count and the rows
+# of every step (the slab), the order of the steps, and in a prediction pass
+# the two blocks of rows [x_t | h_{t-1}] the steps alternate between, the
+# gathering (and checking) of each step's inputs and the storing of its
+# states. The layout of a batch and the determinism rules are in _chunks.pxd.
+
+from cython cimport floating
+
+from ._chunks cimport (
+    ChunkJob, fill_initial_states, gather_step_inputs, n_running, store_step_states,
+)
+
+
+# The parts of a pass, the ``part`` argument of a cell's step function.
+cdef enum StepPart:
+    # Training forward: before the time loop (the inputs' projection), then
+    # each step t over the rows of ``slab`` (its previous step's at
+    # ``prev_slab``).
+    FORWARD_BEGIN
+    FORWARD_STEP
+    # Prediction: step t, from ``xh`` (row stride ``ld``: x_t beside
+    # h_{t-1}) to ``states`` (h_t, same stride), using the chunk's scratch
+    # before the blocks in ``work``.
+    PREDICT_STEP
+    # BPTT: before the backward time loop, each step t from the last, and
+    # after it (the weight and initial-state gradients into ``grad``).
+    BACKWARD_BEGIN
+    BACKWARD_STEP
+    BACKWARD_END
+
+
+cdef struct Slab:
+    # The chunk: its index, first sorted sequence, sequence count and rows.
+    Py_ssize_t chunk
+    Py_ssize_t first
+    Py_ssize_t n_seq
+    Py_ssize_t row0
+    Py_ssize_t row1
+    # Where the time loop stands: step t, the first row of its slab and of
+    # the slab of step t - 1 (training, BPTT; ``slab`` itself at t = 0), and
+    # the sequences running at t and at t + 1.
+    Py_ssize_t t
+    Py_ssize_t slab
+    Py_ssize_t prev_slab
+    Py_ssize_t running
+    Py_ssize_t next_running
+    # Scratch of the chunk (BPTT: a row per chunk; prediction: the worker's
+    # row), its gradient buffer (BPTT), and a prediction step's rows.
+    void *work
+    void *grad
+    void *xh
+    void *states
+    Py_ssize_t ld
+
+
+ctypedef void (*cell_step_function)(StepPart part, const ChunkJob *job,
+                                    Slab *slab) noexcept nogil
+
+
+cdef struct Cell:
+    cell_step_function step
+    # Values per sequence, in multiples of the hidden size, of a prediction
+    # step's scratch at the start of ``work`` (gates, cell states), before
+    # the two blocks of rows [x | h].
+    Py_ssize_t predict_scratch
+
+
+cdef inline const Cell *job_cell(const ChunkJob *job) noexcept nogil:
+    return <const Cell *> job.cell
+
+
+cdef inline void chunk_extent(const ChunkJob *j, Py_ssize_t c, Slab *s) noexcept nogil:
+    s.chunk = c
+    s.first = c * j.chunk_size
+    s.n_seq = min(j.chunk_size, j.n_seq - s.first)
+    s.row0 = j.chunk_row_start[c]
+    s.row1 = j.chunk_row_start[c + 1]
+
+
+cdef inline void forward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
+    """Chunk c of a forward pass (a team task): training, or prediction
+    when ``job.input_start`` is set."""
+    cdef const ChunkJob *j = <const ChunkJob *> job
+    cdef Slab s
+    chunk_extent(j, c, &s)
+    if j.input_start == NULL:
+        train_chunk(j, &s)
+    elif j.is_double:
+        j.chunk_inputs_finite[c] = predict_chunk(j, &s, worker, <double *> NULL)
+    else:
+        j.chunk_inputs_finite[c] = predict_chunk(j, &s, worker, <float *> NULL)
+
+
+cdef inline void train_chunk(const ChunkJob *j, Slab *s) noexcept nogil:
+    """A training pass's time loop: every step's rows are kept for BPTT."""
+    cdef cell_step_function step = job_cell(j).step
+    cdef const Py_ssize_t *seq_len = &j.seq_len[s.first]
+    cdef Py_ssize_t t
+    s.slab = s.prev_slab = s.row0
+    step(FORWARD_BEGIN, j, s)
+    for t in range(seq_len[0]):
+        s.t = t
+        s.running = n_running(seq_len, s.n_seq, t)
+        step(FORWARD_STEP, j, s)
+        s.prev_slab = s.slab
+        s.slab += s.running
+
+
+cdef inline bint predict_chunk(
+    const ChunkJob *j, Slab *s, int worker, floating *dtype,
+) noexcept nogil:
+    """A prediction pass's time loop, in two blocks of rows [x | h] (row
+    stride n_in + H) in the worker's ``work``, after the cell's scratch.
+    Step t gathers x_t into its block, next to the h_{t-1} that step t - 1
+    wrote there, and the cell writes h_t into the other, so that a step's
+    products read [x_t | h_{t-1}] as one operand. ``H``, if not NULL, gets
+    the slab's states; ``final``, if not NULL, each sequence's last.
+    Returns whether every input value read was finite."""
+    cdef const Cell *cell = job_cell(j)
+    cdef const Py_ssize_t *seq_len = &j.seq_len[s.first]
+    cdef Py_ssize_t ld = j.n_in + j.hidden
+    cdef Py_ssize_t t
+    cdef bint inputs_finite = True
+    cdef floating *work = <floating *> j.work + worker * j.work_stride
+    cdef floating *blocks = work + s.n_seq * cell.predict_scratch * j.hidden
+    cdef floating *H = NULL if j.final != NULL else <floating *> j.H
+    cdef floating *final = (<floating *> j.final + s.first * j.hidden
+                            if j.final != NULL else NULL)
+    cdef floating *xh
+    cdef floating *states
+    s.work, s.ld = work, ld
+    if j.has_initial_state:
+        fill_initial_states(blocks, s.n_seq, ld, j.n_in,
+                            <const floating *> j.h0 + s.first * j.h0_stride, j.h0_stride,
+                            j.hidden)
+    s.slab = s.row0
+    for t in range(seq_len[0]):
+        s.t = t
+        s.running = n_running(seq_len, s.n_seq, t)
+        s.next_running = n_running(seq_len, s.n_seq, t + 1)
+        xh = &blocks[(t & 1) * s.n_seq * ld]
+        states = &blocks[((t + 1) & 1) * s.n_seq * ld + j.n_in]
+        if not gather_step_inputs(<const floating *> j.X, &j.input_start[s.first],
+                                  j.input_step, seq_len, t, s.running, j.n_in, xh, ld):
+            inputs_finite = False
+        s.xh, s.states = xh, states
+        cell.step(PREDICT_STEP, j, s)
+        store_step_states(states, ld, s.running, s.next_running, j.hidden,
+                          &H[s.slab * j.hidden] if H != NULL else NULL, final)
+        s.slab += s.running
+    return inputs_finite
+
+
+cdef inline void backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:
+    """Chunk c of BPTT (a team task): the backward time loop, from each
+    sequence's last step, into the chunk's own gradient buffer."""
+    cdef const ChunkJob *j = <const ChunkJob *> job
+    cdef cell_step_function step = job_cell(j).step
+    cdef const Py_ssize_t *seq_len
+    cdef Py_ssize_t t, slab_end
+    cdef Slab s
+    chunk_extent(j, c, &s)
+    seq_len = &j.seq_len[s.first]
+    if j.is_double:
+        s.work = <double *> j.work + c * j.work_stride
+        s.grad = <double *> j.chunk_grad + c * j.chunk_grad_stride
+    else:
+        s.work = <float *> j.work + c * j.work_stride
+        s.grad = <float *> j.chunk_grad + c * j.chunk_grad_stride
+    step(BACKWARD_BEGIN, j, &s)
+    slab_end = s.row1
+    s.next_running = 0
+    for t in range(seq_len[0] - 1, -1, -1):
+        s.t = t
+        s.running = n_running(seq_len, s.n_seq, t)
+        s.slab = slab_end - s.running
+        s.prev_slab = s.slab - n_running(seq_len, s.n_seq, t - 1) if t > 0 else s.slab
+        step(BACKWARD_STEP, j, &s)
+        s.next_running = s.running
+        slab_end = s.slab
+    # (s.running: every sequence of the chunk, running at step 0.)
+    step(BACKWARD_END, j, &s)
