@@ -16,7 +16,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skrnn import RNNClassifier, RNNRegressor, TrainingDivergedError
-from skrnn._kernels import _dense, _elman, _gru, _layout, _lstm
+from skrnn._kernels import _dense, _elman, _gru, _layer, _layout, _lstm
+from skrnn._network import LayerPass
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -114,6 +115,23 @@ def test_partial_fit_with_early_stopping_fails_before_any_change():
 # -- kernels assert the shapes they index by ---------------------------------
 
 
+def _forward_pass(X, input_start, seq_len, chunk_row_start, W_ih, W_hh, b, h0, H,
+                  final, work, b_hn=None, c0=None, C=None, A=None, HN=None):
+    """A kernel's forward pass as skrnn._network builds it, arrays a cell does
+    not use empty."""
+    hidden = W_hh.shape[0]
+    def empty():
+        return np.zeros((0, hidden))
+    return LayerPass(
+        X=X, input_start=input_start, input_step=1, seq_len=seq_len,
+        chunk_row_start=chunk_row_start, chunk_size=32, W_ih=W_ih, W_hh=W_hh, b=b,
+        b_hn=np.zeros(0) if b_hn is None else b_hn, h0=h0,
+        c0=empty() if c0 is None else c0, has_initial_state=False,
+        given_initial_state=False, activation=0, H=H, final=final,
+        C=empty() if C is None else C, A=empty() if A is None else A,
+        HN=empty() if HN is None else HN, work=work)
+
+
 def _elman_call(n_in_X=8, n_in_W=8, hidden=4, seq_len=(3, 2), chunk_row_start=None,
                 input_start=None, work_rows=1, h0_rows=1):
     seq_len = np.asarray(seq_len, np.intp)
@@ -127,10 +145,10 @@ def _elman_call(n_in_X=8, n_in_W=8, hidden=4, seq_len=(3, 2), chunk_row_start=No
     W_ih, W_hh = np.zeros((n_in_W, hidden)), np.zeros((hidden, hidden))
     H = np.zeros((0 if predicting else rows, hidden))
     final = np.zeros((len(seq_len) if predicting else 0, hidden))
-    work = np.zeros((work_rows, _elman.forward_work_size(32, hidden, n_in_X)))
-    return _elman.elman_forward(X, input_start, 1, seq_len, chunk_row_start, 32, W_ih,
-                                W_hh, np.zeros(hidden), np.zeros((h0_rows, hidden)), False, 0, H,
-                                final, work, 1)
+    work = np.zeros((work_rows, _layer.forward_work_size(_elman.CELL, 32, hidden, n_in_X)))
+    layer_pass = _forward_pass(X, input_start, seq_len, chunk_row_start, W_ih, W_hh,
+                               np.zeros(hidden), np.zeros((h0_rows, hidden)), H, final, work)
+    return _layer.forward(_elman.CELL, layer_pass, 1)
 
 
 def test_kernel_arguments_that_would_read_out_of_bounds_raise():
@@ -159,15 +177,18 @@ def test_gated_kernels_check_their_extra_arrays(cell):
     X, W_ih, W_hh = np.zeros((rows, 2)), np.zeros((2, width)), np.zeros((hidden, width))
     b, b_hn, h0 = np.zeros(width), np.zeros(hidden), np.zeros((1, hidden))
     H, final, work = np.zeros((rows, hidden)), np.zeros((0, hidden)), np.zeros((1, 1))
+    if cell == "lstm":
+        kernel = _lstm
+        layer_pass = _forward_pass(X, no_rows, seq_len, start, W_ih, W_hh, b, h0, H,
+                                   final, work, c0=h0, C=np.zeros((rows, hidden)),
+                                   A=np.zeros((rows - 1, width)))
+    else:
+        kernel = _gru
+        layer_pass = _forward_pass(X, no_rows, seq_len, start, W_ih, W_hh, b, h0, H,
+                                   final, work, b_hn=b_hn, A=np.zeros((rows, width)),
+                                   HN=np.zeros((1, hidden)))
     with pytest.raises(ValueError, match="kernel argument (C|A|HN) has shape"):
-        if cell == "lstm":
-            _lstm.lstm_forward(X, no_rows, 1, seq_len, start, 32, W_ih, W_hh, b, h0, h0,
-                               False, H, final, np.zeros((rows, hidden)),
-                               np.zeros((rows - 1, width)), work, 1)
-        else:
-            _gru.gru_forward(X, no_rows, 1, seq_len, start, 32, W_ih, W_hh, b, b_hn, h0,
-                             False, H, final, np.zeros((rows, width)),
-                             np.zeros((1, hidden)), work, 1)
+        _layer.forward(kernel.CELL, layer_pass, 1)
 
 
 def test_layout_and_dense_helpers_check_their_indices():

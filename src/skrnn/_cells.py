@@ -12,12 +12,12 @@ the chunked forward pass, prediction pass and BPTT) and a ``Cell`` here:
   start at zero (the LSTM's forget gate);
 * what bounds its states, for the overflow guard of training;
 * the per-row arrays its forward pass keeps for BPTT and the one its BPTT
-  shifts by a step, and how its kernels are called.
+  shifts by a step.
 
 Adding a cell means writing its kernel and one subclass of ``Cell``.
 """
 
-from ._kernels import _elman, _gru, _lstm
+from ._kernels import _elman, _gru, _layer, _lstm
 
 
 class Cell:
@@ -86,13 +86,18 @@ class Cell:
     #: magnitude: the GRU's state mixes in the previous one.
     state_scale_reads_h0 = False
 
-    # -- the kernels ---------------------------------------------------------
+    def activation_code(self, activation):
+        """How the kernel names ``activation`` (cells with fixed gates ignore
+        it)."""
+        return 0
+
+    # -- the kernels (``skrnn._kernels._layer``) -----------------------------
 
     def forward_work_size(self, chunk_size, hidden, n_in):
-        return self.kernel.forward_work_size(chunk_size, hidden, n_in)
+        return _layer.forward_work_size(self.kernel.CELL, chunk_size, hidden, n_in)
 
     def backward_work_size(self, chunk_size, hidden):
-        return self.kernel.backward_work_size(chunk_size, hidden)
+        return _layer.backward_work_size(self.kernel.CELL, chunk_size, hidden)
 
     def shifted_width(self, n_in, hidden):
         """Columns of the per-row array BPTT builds so that its weight
@@ -100,26 +105,14 @@ class Cell:
         t, for the cells whose recurrent-side deltas are the gates'."""
         return n_in + hidden
 
-    def run_forward(self, common, extra, initial, has_initial_state, activation, H, final,
-                    kept, work, n_threads):
-        """Call the forward kernel.
+    def forward(self, layer_pass, n_threads):
+        """Run the forward kernel on a ``skrnn._network.LayerPass``; returns
+        whether the inputs of a prediction pass were all finite."""
+        return _layer.forward(self.kernel.CELL, layer_pass, n_threads)
 
-        ``common``: (X, input_start, input_step, seq_len, chunk_row_start,
-        chunk_size, W_ih, W_hh, b); ``extra``: the ``extra_bias_names``
-        views; ``initial``: the initial state per carried state; ``kept``:
-        the ``kept_arrays``. Returns whether the inputs read were finite.
-        """
-        raise NotImplementedError
-
-    def run_backward(self, common, initial, has_initial_state, given_initial_state,
-                     activation, H, kept, dH, D, shifted, dX, d_initial, tail):
-        """Call the BPTT kernel.
-
-        ``common``: (X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh);
-        ``d_initial``: an array per carried state, written; ``tail``:
-        (work, chunk_grad, grad, n_threads).
-        """
-        raise NotImplementedError
+    def backward(self, layer_pass, n_threads):
+        """Run BPTT's kernel on a ``LayerPass`` after ``forward``."""
+        _layer.backward(self.kernel.CELL, layer_pass, n_threads)
 
 
 class Elman(Cell):
@@ -131,17 +124,8 @@ class Elman(Cell):
     def states_bounded(self, activation):
         return activation == "tanh"
 
-    def run_forward(self, common, extra, initial, has_initial_state, activation, H, final,
-                    kept, work, n_threads):
-        return _elman.elman_forward(*common, *initial, has_initial_state,
-                                    _elman.ACTIVATIONS[activation], H, final, work,
-                                    n_threads)
-
-    def run_backward(self, common, initial, has_initial_state, given_initial_state,
-                     activation, H, kept, dH, D, shifted, dX, d_initial, tail):
-        _elman.elman_backward(*common, *initial, has_initial_state, given_initial_state,
-                              _elman.ACTIVATIONS[activation], H, dH, D, shifted, dX,
-                              *d_initial, *tail)
+    def activation_code(self, activation):
+        return _elman.ACTIVATIONS[activation]
 
 
 class LSTM(Cell):
@@ -153,16 +137,6 @@ class LSTM(Cell):
     initial_biases = {"f": 1.0}
     kept_arrays = (("C", False), ("A", True))
     kernel = _lstm
-
-    def run_forward(self, common, extra, initial, has_initial_state, activation, H, final,
-                    kept, work, n_threads):
-        return _lstm.lstm_forward(*common, *initial, has_initial_state, H, final, *kept,
-                                  work, n_threads)
-
-    def run_backward(self, common, initial, has_initial_state, given_initial_state,
-                     activation, H, kept, dH, D, shifted, dX, d_initial, tail):
-        _lstm.lstm_backward(*common, *initial, has_initial_state, given_initial_state, H,
-                            *kept, dH, D, shifted, dX, *d_initial, *tail)
 
 
 class GRU(Cell):
@@ -178,16 +152,6 @@ class GRU(Cell):
         # delta_{t+1} at the row of step t: the GRU's recurrent-side deltas
         # differ from its input-side ones.
         return self.n_gates * hidden
-
-    def run_forward(self, common, extra, initial, has_initial_state, activation, H, final,
-                    kept, work, n_threads):
-        return _gru.gru_forward(*common, *extra, *initial, has_initial_state, H, final,
-                                *kept, work, n_threads)
-
-    def run_backward(self, common, initial, has_initial_state, given_initial_state,
-                     activation, H, kept, dH, D, shifted, dX, d_initial, tail):
-        _gru.gru_backward(*common, *initial, has_initial_state, given_initial_state, H,
-                          *kept, dH, D, shifted, dX, *d_initial, *tail)
 
 
 CELLS = {cell.name: cell for cell in (Elman(), LSTM(), GRU())}

@@ -156,6 +156,74 @@ class BatchLayout:
         return max(1, min(n_threads, self.n_chunks))
 
 
+class LayerPass:
+    """One layer and direction's pass, as the kernels read it
+    (``skrnn._kernels._layer``): every array by the name of the kernel
+    field it fills, C-contiguous, in the network's dtype. Arrays a cell does
+    not use are empty.
+
+    Forward
+    -------
+    X : (n_rows, n_in)
+        The layer's input at every work row; or, when ``input_start`` has
+        entries (a prediction pass), sequences stored anyhow, sequence q's
+        step t at row ``input_start[q] + t * input_step`` (a step of 1 reads
+        each sequence forward, -1 from its last row back).
+    input_start : (n_seq,) or (0,) intp; input_step : int
+    seq_len, chunk_row_start : intp arrays; chunk_size : int
+        The batch layout (``BatchLayout``).
+    W_ih (n_in, G*H), W_hh (H, G*H), b (G*H,), b_hn (H,) or (0,)
+        The parameters (views of the flat vector).
+    h0, c0 : (1, H) or (n_seq, H)
+        Initial states: one row shared by every sequence (zeros unless
+        learned), or one per sorted sequence (``given_initial_state``).
+        ``c0`` is the LSTM's cell state, else empty.
+    has_initial_state : bool
+        Whether h0 is not zero (its product with W_hh is skipped if not).
+    given_initial_state : bool
+        Whether h0 and c0 are per sequence and not parameters (BPTT adds
+        each sequence's own share of dW_hh).
+    activation : int
+        The Elman cell's activation code.
+    H : (n_rows, H) or (0, H), written
+        The state at every row; empty when ``final`` has rows.
+    final : (n_seq, H) or (0, H), written
+        Each sorted sequence's last state alone: the last layer of a
+        prediction pass whose head reads nothing else.
+    C, A, HN : (n_rows, .) or empty, written
+        What a training pass keeps for BPTT (``Cell.kept_arrays``): the
+        LSTM's cell states, the gates' activations, the GRU's h W_hn + b_hn.
+    work : (n_threads, forward_work_size) or (n_chunks, backward_work_size)
+        Scratch, one row per thread (forward) or per chunk (BPTT).
+
+    BPTT
+    ----
+    dH : (n_rows, H)
+        dLoss/dh at every row.
+    D : (n_rows, G*H), work
+        dLoss/d(pre-activations) at every row.
+    shifted : (n_rows, ``Cell.shifted_width``), work
+        What makes the weight gradients whole-chunk GEMMs.
+    dX : (n_rows, n_in) or (0, n_in), written
+        dLoss/dX, for the layer below.
+    d_initial, d_initial_cell : (n_seq, H) or (0, H), written
+        dLoss/d(each sorted sequence's initial states), where asked.
+    chunk_grad : (n_chunks, n_local), work; grad : (n_local,), written
+        The layer's gradient per chunk, then summed in chunk order.
+    """
+
+    __slots__ = (
+        "X", "input_start", "input_step", "seq_len", "chunk_row_start", "chunk_size",
+        "W_ih", "W_hh", "b", "b_hn", "h0", "c0", "has_initial_state",
+        "given_initial_state", "activation", "H", "final", "C", "A", "HN", "work",
+        "dH", "D", "shifted", "dX", "d_initial", "d_initial_cell", "chunk_grad", "grad",
+    )
+
+    def __init__(self, **arrays):
+        for name, value in arrays.items():
+            setattr(self, name, value)
+
+
 class Workspace:
     """Work arrays kept from one batch to the next of a fit or predict call.
 
@@ -465,15 +533,23 @@ class RecurrentNetwork:
         # call. (The kernels write each part before they read it.)
         work_size = cell.forward_work_size(batch.chunk_size, hidden, X.shape[1])
         work = ws.empty("work", (n_threads, work_size), self.dtype)
-        common = (X, input_start, input_step, batch.seq_len, batch.chunk_row_start,
-                  batch.chunk_size, w["W_ih" + tag], w["W_hh" + tag], w["b" + tag])
         extra = [w[name + tag] for name in cell.extra_bias_names()]
-        cache = dict(tag=tag, X=X, H=H, final=final, initial=initial, learned=learned,
-                     given=given is not None, kept=kept)
-        cache.update(zip((name for name, _ in cell.kept_arrays), kept))
-        cache["inputs_finite"] = cell.run_forward(
-            common, extra, initial, learned or given is not None, self.spec.activation,
-            H, final, kept, work, n_threads)
+        empty = np.empty((0, hidden), self.dtype)
+        kept = dict(zip((name for name, _ in cell.kept_arrays), kept))
+        layer_pass = LayerPass(
+            X=X, input_start=input_start, input_step=input_step, seq_len=batch.seq_len,
+            chunk_row_start=batch.chunk_row_start, chunk_size=batch.chunk_size,
+            W_ih=w["W_ih" + tag], W_hh=w["W_hh" + tag], b=w["b" + tag],
+            b_hn=extra[0] if extra else np.empty(0, self.dtype), h0=initial[0],
+            c0=initial[1] if len(initial) > 1 else empty,
+            has_initial_state=learned or given is not None,
+            given_initial_state=given is not None,
+            activation=cell.activation_code(self.spec.activation), H=H, final=final,
+            C=kept.get("C", empty), A=kept.get("A", empty), HN=kept.get("HN", empty),
+            work=work)
+        cache = dict(tag=tag, X=X, H=H, final=final, learned=learned,
+                     given=given is not None, layer_pass=layer_pass, **kept)
+        cache["inputs_finite"] = cell.forward(layer_pass, n_threads)
         return cache
 
     # -- backward --------------------------------------------------------------
@@ -580,13 +656,18 @@ class RecurrentNetwork:
         else:
             local_grad = ws.empty("local_grad", (n_local,), self.dtype)
         chunk_grad = ws.empty("chunk_grad", (batch.n_chunks, n_local), self.dtype)
-        common = (layer["X"], batch.seq_len, batch.chunk_row_start, batch.chunk_size,
-                  w["W_ih" + tag], w["W_hh" + tag])
         n_seq = len(batch.order) if initial_gradient else 0
         d_states = [np.empty((n_seq, hidden), self.dtype) for _ in cell.states]
-        cell.run_backward(common, layer["initial"], layer["learned"], layer["given"],
-                          self.spec.activation, layer["H"], layer["kept"], dH, D, shifted,
-                          dX, d_states, (work, chunk_grad, local_grad[:n_local], n_threads))
+        # The forward pass's arrays, BPTT's beside them.
+        layer_pass = layer["layer_pass"]
+        layer_pass.has_initial_state = layer["learned"]
+        layer_pass.dH, layer_pass.D, layer_pass.shifted, layer_pass.dX = dH, D, shifted, dX
+        layer_pass.d_initial = d_states[0]
+        layer_pass.d_initial_cell = (d_states[1] if len(d_states) > 1
+                                     else np.empty((0, hidden), self.dtype))
+        layer_pass.work, layer_pass.chunk_grad = work, chunk_grad
+        layer_pass.grad = local_grad[:n_local]
+        cell.backward(layer_pass, n_threads)
         if initial_gradient:
             unsorted = []
             for part in d_states:

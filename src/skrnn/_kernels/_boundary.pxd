@@ -144,7 +144,7 @@ cdef inline Py_ssize_t check_forward_pass(
     Py_ssize_t h_rows, Py_ssize_t h_cols, Py_ssize_t final_rows, Py_ssize_t final_cols, Py_ssize_t work_rows,
     Py_ssize_t work_cols, Py_ssize_t work_size, int n_threads,
 ) except -1:
-    """The arguments every cell's forward pass shares (see ``elman_forward``).
+    """The arguments every cell's forward pass shares (see ``_layer.forward``).
     Returns the number of rows of the batch layout."""
     cdef Py_ssize_t n_seq = seq_len.shape[0]
     cdef Py_ssize_t hidden = hh_rows
@@ -183,7 +183,7 @@ cdef inline Py_ssize_t check_backward_pass(
     int n_threads,
 ) except -1:
     """The arguments every cell's backward pass shares (see
-    ``elman_backward``). ``n_extra`` counts the gradient's entries after
+    ``_layer.backward``). ``n_extra`` counts the gradient's entries after
     [W_ih, W_hh, b] besides a learned h0 (the GRU's b_hn, the LSTM's c0).
     Returns the number of rows of the batch layout."""
     cdef Py_ssize_t n_seq = seq_len.shape[0]

@@ -20,6 +20,7 @@ from cython cimport floating
 from ._chunks cimport (
     ChunkJob, fill_initial_states, gather_step_inputs, n_running, store_step_states,
 )
+from ._packed cimport pack_stacked_weight, pack_weight, skrnn_packed_free
 
 
 # The parts of a pass, the ``part`` argument of a cell's step function.
@@ -67,13 +68,85 @@ cdef struct Slab:
 ctypedef void (*cell_step_function)(StepPart part, const ChunkJob *job,
                                     Slab *slab) noexcept nogil
 
+# Packs the weights of a forward pass into ``job.packed`` (from ``job.W_ih``
+# and ``job.W_hh``): for a training pass's input projection and recurrent
+# products, or a prediction pass's products over [x_t | h_{t-1}].
+ctypedef int (*pack_function)(ChunkJob *job, bint predicting) except -1
+
 
 cdef struct Cell:
+    # What a cell kernel tells the driver: its steps, how it packs its
+    # weights, and the shapes of what it reads and writes (widths in
+    # multiples of the hidden size; 0 for an array the cell does not use).
     cell_step_function step
-    # Values per sequence, in multiples of the hidden size, of a prediction
-    # step's scratch at the start of ``work`` (gates, cell states), before
-    # the two blocks of rows [x | h].
+    pack_function pack_forward
+    int n_gates
+    # Per-row arrays a training pass keeps for BPTT: the cell states C, the
+    # gates' activations A, and the GRU's h W_hn + b_hn, HN.
+    int c_width
+    int a_width
+    int hn_width
+    # Whether the cell carries a cell state (c0 and its gradient), has a
+    # recurrent bias apart (b_hn), and has BPTT keep delta_{t+1} at the row
+    # of step t (``shifted`` of the gates' width) rather than [x_t, h_{t-1}].
+    bint carries_cell_state
+    bint has_recurrent_bias
+    bint shifts_next_deltas
+    # Scratch values per sequence of a prediction step, before the two
+    # blocks of rows [x | h] (gates, cell states); and of BPTT, per sequence
+    # of a chunk and shared by the chunk.
     Py_ssize_t predict_scratch
+    Py_ssize_t backward_scratch
+    Py_ssize_t backward_scratch_shared
+
+
+cdef inline Py_ssize_t cell_forward_work_size(
+    const Cell *cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in,
+) noexcept nogil:
+    """Length of each thread's row of a forward pass's ``work``: a
+    prediction step's scratch and its two blocks of rows [x | h]."""
+    return chunk_size * (cell.predict_scratch * hidden + 2 * (n_in + hidden))
+
+
+cdef inline Py_ssize_t cell_backward_work_size(
+    const Cell *cell, Py_ssize_t chunk_size, Py_ssize_t hidden,
+) noexcept nogil:
+    """Length of each chunk's row of BPTT's ``work``."""
+    return (chunk_size * cell.backward_scratch + cell.backward_scratch_shared) * hidden
+
+
+cdef inline void free_packed_weights(ChunkJob *job) noexcept nogil:
+    cdef int i
+    for i in range(4):
+        skrnn_packed_free(<void *> job.packed[i])
+        job.packed[i] = NULL
+
+
+cdef inline int pack_gates_together(ChunkJob *job, bint predicting) except -1:
+    """``pack_function`` of the cells whose gates all take one product of
+    each weight (Elman, LSTM): W_ih for the input projections (of a whole
+    chunk when training; when predicting, of step 0 from a zero h0), and
+    W_hh for the recurrent products, which prediction stacks below W_ih."""
+    if job.is_double:
+        _pack_gates_together(job, predicting, <double *> NULL)
+    else:
+        _pack_gates_together(job, predicting, <float *> NULL)
+    return 0
+
+
+cdef inline void _pack_gates_together(
+    ChunkJob *job, bint predicting, floating *dtype,
+) except *:
+    cdef int n_in = job.n_in
+    cdef int hidden = job.hidden
+    cdef int width = (<const Cell *> job.cell).n_gates * hidden
+    cdef const floating *W_ih = <const floating *> job.W_ih
+    cdef const floating *W_hh = <const floating *> job.W_hh
+    job.packed[0] = pack_weight(n_in, width, W_ih, width, False)
+    if predicting:
+        job.packed[1] = pack_stacked_weight(n_in, hidden, width, W_ih, width, W_hh, width)
+    else:
+        job.packed[1] = pack_weight(hidden, width, W_hh, width, False)
 
 
 cdef inline const Cell *job_cell(const ChunkJob *job) noexcept nogil:

@@ -1,8 +1,9 @@
 """GRU layer: forward pass and backpropagation through time (BPTT).
 
 One layer, one direction, over a sorted and chunked mini-batch (layout in
-``_chunks.pxd``; calling convention in ``_elman.pyx``): the GRU cell's steps,
-run by the driver of every cell (``_driver.pxd``), and its entry points. With PyTorch's
+``_chunks.pxd``): the GRU cell's steps, run by the driver of every cell
+(``_driver.pxd``), and its ``Cell``, exported as ``CELL`` for the entry
+points (``_layer.pyx``). With PyTorch's
 equations and gate order r, z, n, the reset gate applied after the
 recurrent product:
 
@@ -17,24 +18,19 @@ PyTorch's ``bias_ih + bias_hh`` of those gates; ``b_hn`` stays separate
 because r multiplies it.
 """
 
+from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from ._packed cimport (
-    free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
-)
-from ._boundary cimport (
-    check_backward_pass, check_forward_pass, require_length, require_shape,
-)
+from ._packed cimport pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
-    column_sums, given_initial_state_gradients,
-    initial_state_gradients, initial_state_rows_gradient,
-    project_inputs, sum_chunk_gradients, weight_gradients,
+    ChunkJob, copy_chunk_rows, column_sums, given_initial_state_gradients,
+    initial_state_gradients, initial_state_rows_gradient, project_inputs,
+    weight_gradients,
 )
 from ._driver cimport (
     BACKWARD_BEGIN, BACKWARD_STEP, Cell, FORWARD_BEGIN, FORWARD_STEP, PREDICT_STEP,
-    Slab, StepPart, backward_task, forward_task,
+    Slab, StepPart,
 )
 
 
@@ -48,139 +44,53 @@ cdef extern from "_gru_step.h" nogil:
         Py_ssize_t h_stride)
 
 
-def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
-    """Length of each chunk's row of ``work`` in ``gru_forward``."""
-    # (Prediction only) one step's gates and h W_hn + b_hn, and two blocks
-    # of rows [x | h] (see predict_chunk, _driver.pxd).
-    return chunk_size * (6 * hidden + 2 * n_in)
-
-
-def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
-    """Length of each chunk's row of ``work`` in ``gru_backward``."""
-    # G, delta0_sum, and step 0's recurrent-side deltas per sequence (for
-    # initial states given per sequence, or their gradient).
-    return chunk_size * hidden + 3 * hidden + chunk_size * 3 * hidden
-
-
-def gru_forward(
-    const floating[:, ::1] X,
-    const Py_ssize_t[::1] input_start,
-    Py_ssize_t input_step,
-    const Py_ssize_t[::1] seq_len,
-    const Py_ssize_t[::1] chunk_row_start,
-    Py_ssize_t chunk_size,
-    const floating[:, ::1] W_ih,
-    const floating[:, ::1] W_hh,
-    const floating[::1] b,
-    const floating[::1] b_hn,
-    const floating[:, ::1] h0,
-    bint has_initial_state,
-    floating[:, ::1] H,
-    floating[:, ::1] final,
-    floating[:, ::1] A,
-    floating[:, ::1] HN,
-    floating[:, ::1] work,
-    int n_threads,
-):
-    """Forward pass of one GRU layer over a sorted, chunked mini-batch.
-
-    Parameters
-    ----------
-    X, input_start, input_step, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
-        As for ``elman_forward``, with 3H gate columns.
-    b_hn : (H,) array
-        Bias of the recurrent product of the n gate.
-    h0 : (1, H) or (n_seq, H) array
-        Initial hidden state: one row shared by every sequence (zeros
-        unless learned), or one row per sorted sequence.
-    has_initial_state : bool
-        Whether h0 is not zero; if not, its product with W_hh is skipped.
-    H, final : arrays, written
-        As for ``elman_forward``.
-    A : (n_rows, 3H) or (0, 3H) array, written
-        The gates' activations [r, z, n] at every row; empty for a
-        prediction pass, which keeps one step of them in ``work``.
-    HN : (n_rows, H) or (0, H) array, written
-        h_{t-1} @ W_hn + b_hn at every row (BPTT needs it for r); empty for
-        a prediction pass.
-    work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
-        One row per thread, reused by each chunk it runs.
-    n_threads : int
-        Threads of the team (_team.pxd) that runs the chunks.
-
-    Returns
-    -------
-    inputs_finite : bool
-        As for ``elman_forward``.
-    """
-    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef bint predicting = input_start.shape[0] > 0
-    cdef int hidden = W_hh.shape[0]
-    cdef int n_in = W_ih.shape[0]
-    cdef bint inputs_finite
-    cdef ChunkJob job
-    cdef floating *packed_W_ih = NULL
-    cdef floating *packed_W_hn = NULL
-    cdef floating *packed_W_hrz = NULL
-    cdef floating *packed_W_xrz = NULL
-    cdef floating *packed_W_in = NULL
-    cdef Py_ssize_t n_rows = check_forward_pass(
-        seq_len, chunk_row_start, chunk_size, input_start, input_step,
-        X.shape[0], X.shape[1], 3, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
-        W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0], H.shape[1],
-        final.shape[0], final.shape[1], work.shape[0], work.shape[1],
-        forward_work_size(chunk_size, hidden, n_in), n_threads)
-    require_length("b_hn", b_hn.shape[0], hidden)
-    if not predicting:
-        require_shape("A", A.shape[0], A.shape[1], n_rows, 3 * hidden)
-        require_shape("HN", HN.shape[0], HN.shape[1], n_rows, hidden)
-    # The weights, packed once for every chunk. W_ih for the input
-    # projections: of a whole chunk when training; when predicting, of step
-    # 0 from a zero h0. W_hh in two parts (see _forward_step): h W_hn apart
-    # for r to multiply, and the rest, which prediction stacks below W_ih's
-    # part of the same gates (see _predict_step).
-    packed_W_ih = pack_weight(n_in, 3 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
-    packed_W_hn = pack_weight(hidden, hidden, &W_hh[0, 2 * hidden], W_hh.shape[1], False)
-    if predicting:
-        packed_W_xrz = pack_stacked_weight(
-            n_in, hidden, 2 * hidden, &W_ih[0, 0], W_ih.shape[1],
-            &W_hh[0, 0], W_hh.shape[1])
-        packed_W_in = pack_weight(
-            n_in, hidden, &W_ih[0, 2 * hidden], W_ih.shape[1], False)
-    else:
-        packed_W_hrz = pack_weight(
-            hidden, 2 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.cell = &_GRU
-    job.b, job.b_hn, job.h0 = &b[0], &b_hn[0], &h0[0, 0]
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
-    job.has_initial_state = has_initial_state
-    job.packed[0] = packed_W_ih
-    job.packed[1] = packed_W_xrz if predicting else packed_W_hrz
-    job.packed[2] = packed_W_in
-    job.packed[3] = packed_W_hn
-    job.H, job.final = row_pointer(H), row_pointer(final)
-    job.A, job.HN = row_pointer(A), row_pointer(HN)
-    if predicting:
-        job.input_start, job.input_step = &input_start[0], input_step
-        job.work, job.work_stride = &work[0, 0], work.shape[1]
-    try:
-        inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
-    finally:
-        free_packed(packed_W_ih)
-        free_packed(packed_W_hn)
-        free_packed(packed_W_hrz)
-        free_packed(packed_W_xrz)
-        free_packed(packed_W_in)
-    return inputs_finite
-
-
 # -- the cell's steps, run by the driver (_driver.pxd) --------------------------
 
 cdef Cell _GRU
 _GRU.step = _cell_step
+_GRU.pack_forward = _pack_forward
+_GRU.n_gates = 3
+_GRU.c_width, _GRU.a_width, _GRU.hn_width = 0, 3, 1
+_GRU.carries_cell_state = False
+_GRU.has_recurrent_bias = _GRU.shifts_next_deltas = True
+# G and step 0's recurrent-side deltas per sequence (for initial states
+# given per sequence, or their gradient); delta0_sum.
+_GRU.backward_scratch = 4
+_GRU.backward_scratch_shared = 3
 # A prediction step's gates (3H) and h W_hn + b_hn (H) per sequence.
 _GRU.predict_scratch = 4
+
+
+# The cell, as ``skrnn._kernels._layer`` takes it.
+CELL = PyCapsule_New(<void *> &_GRU, b"skrnn.Cell", NULL)
+
+
+cdef int _pack_forward(ChunkJob *job, bint predicting) except -1:
+    if job.is_double:
+        _pack_forward_t(job, predicting, <double *> NULL)
+    else:
+        _pack_forward_t(job, predicting, <float *> NULL)
+    return 0
+
+
+cdef inline void _pack_forward_t(ChunkJob *job, bint predicting, floating *dtype) except *:
+    """W_ih for the input projections (of a whole chunk when training; when
+    predicting, of step 0 from a zero h0); W_hh in two parts: h W_hn apart,
+    for r to multiply, and the rest, which prediction stacks below W_ih's
+    part of the same gates (see ``_predict_step``), with W_in apart."""
+    cdef int n_in = job.n_in
+    cdef int hidden = job.hidden
+    cdef int width = 3 * hidden
+    cdef const floating *W_ih = <const floating *> job.W_ih
+    cdef const floating *W_hh = <const floating *> job.W_hh
+    job.packed[0] = pack_weight(n_in, width, W_ih, width, False)
+    job.packed[3] = pack_weight(hidden, hidden, &W_hh[2 * hidden], width, False)
+    if predicting:
+        job.packed[1] = pack_stacked_weight(n_in, hidden, 2 * hidden, W_ih, width, W_hh,
+                                            width)
+        job.packed[2] = pack_weight(n_in, hidden, &W_ih[2 * hidden], width, False)
+    else:
+        job.packed[1] = pack_weight(hidden, 2 * hidden, W_hh, width, False)
 
 
 cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
@@ -299,98 +209,6 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
         for p in range(s.running):
             memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
     _step(s.running, hidden, gates, hns, h_prev, prev_stride, <floating *> s.states, ld)
-
-
-def gru_backward(
-    const floating[:, ::1] X,
-    const Py_ssize_t[::1] seq_len,
-    const Py_ssize_t[::1] chunk_row_start,
-    Py_ssize_t chunk_size,
-    const floating[:, ::1] W_ih,
-    const floating[:, ::1] W_hh,
-    const floating[:, ::1] h0,
-    bint has_initial_state,
-    bint given_initial_state,
-    const floating[:, ::1] H,
-    const floating[:, ::1] A,
-    const floating[:, ::1] HN,
-    const floating[:, ::1] dH,
-    floating[:, ::1] D,
-    floating[:, ::1] D_next,
-    floating[:, ::1] dX,
-    floating[:, ::1] d_initial,
-    floating[:, ::1] work,
-    floating[:, ::1] chunk_grad,
-    floating[::1] grad,
-    int n_threads,
-):
-    """BPTT of one GRU layer after ``gru_forward``; writes its gradient.
-
-    Parameters
-    ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0 :
-        As given to ``gru_forward``.
-    has_initial_state, given_initial_state : bool
-        As for ``elman_backward``.
-    H, A, HN : arrays
-        As written by ``gru_forward``.
-    dH : (n_rows, H) array
-        Gradient of the loss with respect to the layer's output h at every row.
-    D : (n_rows, 3H) array, work
-        Gradient with respect to the input-side pre-activations
-        (x @ W_ih + b) at every row.
-    D_next : (n_rows, 3H) array, work
-        Gradient with respect to the recurrent side (h @ W_hh, and b_hn) of
-        the same sequence's next step, at the row of step t (zero at its last
-        step), so that dW_hh is one GEMM: H^T @ D_next. It differs from D in
-        the n block, where r multiplies the recurrent term.
-    dX : (n_rows, n_in) or (0, n_in) array, written
-        Gradient with respect to ``X``; skipped when it has no rows.
-    d_initial : (n_seq, H) or (0, H) array, written
-        Gradient with respect to each sorted sequence's initial state;
-        skipped when it has no rows.
-    work : (n_chunks, backward_work_size(chunk_size, H)) array, work
-    chunk_grad : (n_chunks, n_local) array, work
-        One gradient per chunk, local layout [W_ih, W_hh, b, b_hn, (h0)].
-    grad : (n_local,) array, written
-        The layer's gradient, summed over chunks in chunk order.
-    n_threads : int
-        Threads of the team (_team.pxd) that runs the chunks.
-    """
-    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef int hidden = W_hh.shape[0]
-    cdef ChunkJob job
-    cdef floating *packed_W_hh_T = NULL
-    cdef Py_ssize_t n_rows = check_backward_pass(
-        seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 3,
-        W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        h0.shape[1], has_initial_state, given_initial_state, hidden, d_initial.shape[0],
-        d_initial.shape[1], H.shape[0], H.shape[1],
-        dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
-        work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
-        chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
-    require_shape("A", A.shape[0], A.shape[1], n_rows, 3 * hidden)
-    require_shape("HN", HN.shape[0], HN.shape[1], n_rows, hidden)
-    require_shape("D_next", D_next.shape[0], D_next.shape[1], n_rows, 3 * hidden)
-    # The recurrent weight transposed, packed once for every step of every chunk.
-    packed_W_hh_T = pack_weight(
-        W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.cell = &_GRU
-    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
-    job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
-    job.d_initial = row_pointer(d_initial)
-    job.packed[0] = packed_W_hh_T
-    # (BPTT only reads H, A and HN.)
-    job.H, job.A = <void *> const_row_pointer(H), <void *> const_row_pointer(A)
-    job.HN, job.dH = <void *> const_row_pointer(HN), const_row_pointer(dH)
-    job.D, job.shifted, job.dX = row_pointer(D), row_pointer(D_next), row_pointer(dX)
-    job.work, job.work_stride = row_pointer(work), work.shape[1]
-    job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    run_chunks(&job, backward_task, n_chunks, n_threads)
-    free_packed(packed_W_hh_T)
-    sum_chunk_gradients(chunk_grad, grad)
 
 
 cdef inline void _backward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:

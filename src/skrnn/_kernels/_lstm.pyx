@@ -1,8 +1,9 @@
 """LSTM layer: forward pass and backpropagation through time (BPTT).
 
 One layer, one direction, over a sorted and chunked mini-batch (layout in
-``_chunks.pxd``; calling convention in ``_elman.pyx``): the LSTM cell's steps,
-run by the driver of every cell (``_driver.pxd``), and its entry points. With PyTorch's
+``_chunks.pxd``): the LSTM cell's steps, run by the driver of every cell
+(``_driver.pxd``), and its ``Cell``, exported as ``CELL`` for the entry
+points (``_layer.pyx``). With PyTorch's
 equations and gate order i, f, g, o:
 
     [i, f, g, o] = x_t @ W_ih + h_{t-1} @ W_hh + b      (pre-activations)
@@ -14,24 +15,19 @@ equations and gate order i, f, g, o:
 and ``weight_hh_l0`` transposed. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 """
 
+from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from ._packed cimport (
-    free_packed, pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias,
-)
-from ._boundary cimport (
-    check_backward_pass, check_forward_pass, require_length, require_shape,
-)
+from ._packed cimport packed_gemm, packed_gemm_bias
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, copy_chunk_rows, init_job, row_pointer, run_chunks,
-    column_sums, initial_state_gradients, project_inputs,
-    inputs_beside_states, previous_states_beside_inputs,
-    stacked_weight_gradients, sum_chunk_gradients, tanh_inplace,
+    ChunkJob, copy_chunk_rows, column_sums, initial_state_gradients, project_inputs,
+    inputs_beside_states, previous_states_beside_inputs, stacked_weight_gradients,
+    tanh_inplace,
 )
 from ._driver cimport (
     BACKWARD_BEGIN, BACKWARD_STEP, Cell, FORWARD_BEGIN, FORWARD_STEP, PREDICT_STEP,
-    Slab, StepPart, backward_task, forward_task,
+    Slab, StepPart, pack_gates_together,
 )
 
 
@@ -54,125 +50,23 @@ cdef extern from "_lstm_step.h" nogil:
         const double *dH, const double *G, double *Gc, double *D)
 
 
-def forward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
-    """Length of each chunk's row of ``work`` in ``lstm_forward``."""
-    # (Prediction only) one step's gates and cell states, and two blocks of
-    # rows [x | h] (see predict_chunk, _driver.pxd).
-    return chunk_size * (7 * hidden + 2 * n_in)
-
-
-def backward_work_size(Py_ssize_t chunk_size, Py_ssize_t hidden):
-    """Length of each chunk's row of ``work`` in ``lstm_backward``."""
-    return 3 * chunk_size * hidden + 4 * hidden
-
-
-def lstm_forward(
-    const floating[:, ::1] X,
-    const Py_ssize_t[::1] input_start,
-    Py_ssize_t input_step,
-    const Py_ssize_t[::1] seq_len,
-    const Py_ssize_t[::1] chunk_row_start,
-    Py_ssize_t chunk_size,
-    const floating[:, ::1] W_ih,
-    const floating[:, ::1] W_hh,
-    const floating[::1] b,
-    const floating[:, ::1] h0,
-    const floating[:, ::1] c0,
-    bint has_initial_state,
-    floating[:, ::1] H,
-    floating[:, ::1] final,
-    floating[:, ::1] C,
-    floating[:, ::1] A,
-    floating[:, ::1] work,
-    int n_threads,
-):
-    """Forward pass of one LSTM layer over a sorted, chunked mini-batch.
-
-    Parameters
-    ----------
-    X, input_start, input_step, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, b :
-        As for ``elman_forward``, with 4H gate columns.
-    h0, c0 : (1, H) or (n_seq, H) arrays
-        Initial hidden and cell states: one row shared by every sequence
-        (zeros unless learned), or one row per sorted sequence.
-    has_initial_state : bool
-        Whether h0 is not zero; if not, its product with W_hh is skipped.
-    H, final : arrays, written
-        As for ``elman_forward``.
-    C : (n_rows, H) or (0, H) array, written
-        Cell state at every row; empty for a prediction pass.
-    A : (n_rows, 4H) or (0, 4H) array, written
-        The gates' activations [i, f, g, o] at every row; empty for a
-        prediction pass, which keeps one step of each in ``work`` and so
-        reads and writes a few times less memory.
-    work : (n_threads, forward_work_size(chunk_size, H, n_in)) array, work
-        One row per thread, reused by each chunk it runs.
-    n_threads : int
-        Threads of the team (_team.pxd) that runs the chunks.
-
-    Returns
-    -------
-    inputs_finite : bool
-        As for ``elman_forward``.
-    """
-    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef bint predicting = input_start.shape[0] > 0
-    cdef int hidden = W_hh.shape[0]
-    cdef int n_in = W_ih.shape[0]
-    cdef bint inputs_finite
-    cdef ChunkJob job
-    cdef floating *packed_W_ih = NULL
-    cdef floating *packed_W_hh = NULL
-    cdef floating *packed_W_xh = NULL
-    cdef Py_ssize_t n_rows = check_forward_pass(
-        seq_len, chunk_row_start, chunk_size, input_start, input_step,
-        X.shape[0], X.shape[1], 4, W_ih.shape[0], W_ih.shape[1], W_hh.shape[0],
-        W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0], H.shape[1],
-        final.shape[0], final.shape[1], work.shape[0], work.shape[1],
-        forward_work_size(chunk_size, hidden, n_in), n_threads)
-    require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
-    if not predicting:
-        require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
-        require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
-    # The weights, packed once for every chunk. W_ih for the input
-    # projections: of a whole chunk when training; when predicting, of step
-    # 0 from a zero h0. W_hh for the recurrent products; prediction stacks
-    # it below W_ih (see _predict_step).
-    packed_W_ih = pack_weight(n_in, 4 * hidden, &W_ih[0, 0], W_ih.shape[1], False)
-    if predicting:
-        packed_W_xh = pack_stacked_weight(
-            n_in, hidden, 4 * hidden, &W_ih[0, 0], W_ih.shape[1],
-            &W_hh[0, 0], W_hh.shape[1])
-    else:
-        packed_W_hh = pack_weight(
-            hidden, 4 * hidden, &W_hh[0, 0], W_hh.shape[1], False)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.cell = &_LSTM
-    job.b, job.h0, job.c0 = &b[0], &h0[0, 0], &c0[0, 0]
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
-    job.has_initial_state = has_initial_state
-    job.packed[0] = packed_W_ih
-    job.packed[1] = packed_W_xh if predicting else packed_W_hh
-    job.H, job.final = row_pointer(H), row_pointer(final)
-    job.C, job.A = row_pointer(C), row_pointer(A)
-    if predicting:
-        job.input_start, job.input_step = &input_start[0], input_step
-        job.work, job.work_stride = &work[0, 0], work.shape[1]
-    try:
-        inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
-    finally:
-        free_packed(packed_W_ih)
-        free_packed(packed_W_hh)
-        free_packed(packed_W_xh)
-    return inputs_finite
-
-
 # -- the cell's steps, run by the driver (_driver.pxd) --------------------------
 
 cdef Cell _LSTM
 _LSTM.step = _cell_step
+_LSTM.pack_forward = pack_gates_together
+_LSTM.n_gates = 4
+_LSTM.c_width, _LSTM.a_width, _LSTM.hn_width = 1, 4, 0
+_LSTM.carries_cell_state = True
+_LSTM.has_recurrent_bias = _LSTM.shifts_next_deltas = False
+_LSTM.backward_scratch = 3             # G, Gc, tanh(c_t)
+_LSTM.backward_scratch_shared = 4      # delta0_sum
 # A prediction step's gates (4H) and cell states (H) per sequence.
 _LSTM.predict_scratch = 5
+
+
+# The cell, as ``skrnn._kernels._layer`` takes it.
+CELL = PyCapsule_New(<void *> &_LSTM, b"skrnn.Cell", NULL)
 
 
 cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
@@ -267,104 +161,6 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
         c_prev = cells
     _step(s.running, hidden, gates, c_prev, hidden if s.t > 0 else j.h0_stride, cells,
           <floating *> s.states, s.ld)
-
-
-def lstm_backward(
-    const floating[:, ::1] X,
-    const Py_ssize_t[::1] seq_len,
-    const Py_ssize_t[::1] chunk_row_start,
-    Py_ssize_t chunk_size,
-    const floating[:, ::1] W_ih,
-    const floating[:, ::1] W_hh,
-    const floating[:, ::1] h0,
-    const floating[:, ::1] c0,
-    bint has_initial_state,
-    bint given_initial_state,
-    const floating[:, ::1] H,
-    const floating[:, ::1] C,
-    const floating[:, ::1] A,
-    const floating[:, ::1] dH,
-    floating[:, ::1] D,
-    floating[:, ::1] XH,
-    floating[:, ::1] dX,
-    floating[:, ::1] d_initial,
-    floating[:, ::1] d_initial_cell,
-    floating[:, ::1] work,
-    floating[:, ::1] chunk_grad,
-    floating[::1] grad,
-    int n_threads,
-):
-    """BPTT of one LSTM layer after ``lstm_forward``; writes its gradient.
-
-    Parameters
-    ----------
-    X, seq_len, chunk_row_start, chunk_size, W_ih, W_hh, h0, c0 :
-        As given to ``lstm_forward``.
-    has_initial_state, given_initial_state : bool
-        As for ``elman_backward``.
-    H, C, A : arrays
-        As written by ``lstm_forward``.
-    dH : (n_rows, H) array
-        Gradient of the loss with respect to the layer's output h at every row.
-    D : (n_rows, 4H) array, work
-        Gradient with respect to the gates' pre-activations at every row.
-    XH : (n_rows, n_in + H) array, work
-        At the row of step t, the input x_t and the same sequence's h_{t-1}
-        (zero at step 0), so that dW_ih and dW_hh, stacked as they are in
-        the gradient, are one GEMM: XH^T @ D. (Pairing delta_t with h_{t-1}
-        rather than delta_{t+1} with h_t keeps D the only operand of 4H
-        columns, packed by BLAS once.)
-    dX : (n_rows, n_in) or (0, n_in) array, written
-        Gradient with respect to ``X``; skipped when it has no rows.
-    d_initial, d_initial_cell : (n_seq, H) or (0, H) arrays, written
-        Gradient with respect to each sorted sequence's initial hidden and
-        cell state; skipped when they have no rows.
-    work : (n_chunks, backward_work_size(chunk_size, H)) array, work
-    chunk_grad : (n_chunks, n_local) array, work
-        One gradient per chunk, local layout [W_ih, W_hh, b, (h0, c0)].
-    grad : (n_local,) array, written
-        The layer's gradient, summed over chunks in chunk order.
-    n_threads : int
-        Threads of the team (_team.pxd) that runs the chunks.
-    """
-    cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef int hidden = W_hh.shape[0]
-    cdef ChunkJob job
-    cdef floating *packed_W_hh_T = NULL
-    cdef Py_ssize_t n_rows = check_backward_pass(
-        seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], 4,
-        W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        h0.shape[1], has_initial_state, given_initial_state,
-        hidden if has_initial_state else 0, d_initial.shape[0], d_initial.shape[1],
-        H.shape[0], H.shape[1],
-        dH.shape[0], dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1],
-        work.shape[0], work.shape[1], backward_work_size(chunk_size, hidden),
-        chunk_grad.shape[0], chunk_grad.shape[1], grad.shape[0], n_threads)
-    require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
-    require_shape("d_initial_cell", d_initial_cell.shape[0], d_initial_cell.shape[1],
-                  d_initial.shape[0], hidden)
-    require_shape("C", C.shape[0], C.shape[1], n_rows, hidden)
-    require_shape("A", A.shape[0], A.shape[1], n_rows, 4 * hidden)
-    require_shape("XH", XH.shape[0], XH.shape[1], n_rows, X.shape[1] + hidden)
-    # The recurrent weight transposed, packed once for every step of every chunk.
-    packed_W_hh_T = pack_weight(
-        W_hh.shape[1], W_hh.shape[0], &W_hh[0, 0], W_hh.shape[1], True)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
-    job.cell = &_LSTM
-    job.W_ih, job.W_hh, job.h0, job.c0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0], &c0[0, 0]
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
-    job.has_initial_state, job.given_initial_state = has_initial_state, given_initial_state
-    job.d_initial, job.d_initial_cell = row_pointer(d_initial), row_pointer(d_initial_cell)
-    job.packed[0] = packed_W_hh_T
-    # (BPTT only reads H, C and A.)
-    job.H, job.C = <void *> const_row_pointer(H), <void *> const_row_pointer(C)
-    job.A, job.dH = <void *> const_row_pointer(A), const_row_pointer(dH)
-    job.D, job.shifted, job.dX = row_pointer(D), row_pointer(XH), row_pointer(dX)
-    job.work, job.work_stride = row_pointer(work), work.shape[1]
-    job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
-    run_chunks(&job, backward_task, n_chunks, n_threads)
-    free_packed(packed_W_hh_T)
-    sum_chunk_gradients(chunk_grad, grad)
 
 
 cdef inline void _backward_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
