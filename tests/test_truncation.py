@@ -1,12 +1,11 @@
 """Truncated BPTT (``bptt_truncate``): the gradient of the graph cut at every
-window boundary, for every head and cell."""
+window boundary, for every head and cell. (Against PyTorch with
+``h.detach()`` at each boundary: ``tests/test_torch.py``.)"""
 
 import numpy as np
 import pytest
 import reference
-import torch
 from finite_differences import central_differences
-from torch import nn
 
 from skrnn import RNNClassifier, RNNRegressor, RNNStepClassifier, RNNStepRegressor
 from skrnn._weights import to_torch_names
@@ -151,71 +150,6 @@ def test_truncation_changes_the_gradient_only_past_a_window(head):
     # The same outputs, so the same loss; another gradient.
     assert truncated_loss == pytest.approx(full_loss, rel=1e-12)
     assert np.linalg.norm(truncated - full) > 1e-3 * np.linalg.norm(full)
-
-
-# -- PyTorch, with h.detach() at every window boundary ------------------------
-
-
-def _torch_truncated(recurrent, output, X, y, head, cell, window):
-    """Loss of PyTorch's modules run window by window, the state detached
-    between windows; the autograd gradient is truncated BPTT's."""
-    rows, targets = [], []
-    for x, target in zip(X, y):
-        inputs = torch.from_numpy(x)[None]
-        state, states = None, []
-        for start in range(0, len(x), window):
-            top, state = recurrent(inputs[:, start : start + window], state)
-            states.append(top[0])
-            state = (tuple(s.detach() for s in state) if cell == "lstm"
-                     else state.detach())
-        states = torch.cat(states)
-        if head == "step":
-            rows.append(states)
-            targets.append(torch.from_numpy(target))
-        else:
-            rows.append(states[-1:])
-            targets.append(torch.from_numpy(np.atleast_2d(target)))
-    out = output(torch.cat(rows))
-    target = torch.cat(targets)
-    return 0.5 * ((out - target) ** 2).sum() / len(target)
-
-
-@pytest.mark.parametrize("head", ["last", "step"])
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_truncated_gradient_matches_pytorch_with_detach(head, cell):
-    """Every parameter's gradient is autograd's for PyTorch's nn.RNN, nn.LSTM
-    or nn.GRU (two layers) run in windows with ``h.detach()`` between them,
-    within rtol 1e-10 (float64, so rounding differences of the two orders of
-    summation are ~1e-15 relative)."""
-    X = _data(6, n_features=3, lengths=[11, 4, 7, 3, 8])
-    y = _targets(head, X, 7)
-    torch.manual_seed(0)
-    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-    recurrent = module(3, HIDDEN[0], num_layers=2, batch_first=True).double()
-    output = nn.Linear(HIDDEN[0], 2).double()
-    common = dict(cell=cell, alpha=0.0, max_iter=1, random_state=0, bptt_truncate=4)
-    estimator = (RNNStepRegressor if head == "step" else RNNRegressor)(
-        (HIDDEN[0], HIDDEN[0]), **common).fit(X, y)
-    weights = {k: v.detach().numpy() for k, v in recurrent.state_dict().items()}
-    weights.update({f"output.{k}": v.detach().numpy() for k, v in output.state_dict().items()})
-    estimator.set_weights(weights)
-
-    loss = _torch_truncated(recurrent, output, X, y, head, cell, 4)
-    loss.backward()
-    skrnn_loss, grad = _skrnn_loss_and_gradient(estimator, X, y)
-    assert skrnn_loss == pytest.approx(loss.item(), rel=1e-12)
-    skrnn_grads = to_torch_names(estimator._network.spec, estimator._network.layout.views(grad))
-    expected = {f"output.{k}": p.grad for k, p in output.named_parameters()}
-    expected.update({k: p.grad for k, p in recurrent.named_parameters()})
-    for name, value in expected.items():
-        got, value = skrnn_grads[name], value.numpy()
-        if name.startswith("bias_hh"):
-            # skrnn keeps bias_ih + bias_hh; only the GRU's n gate keeps its
-            # recurrent bias apart.
-            if cell != "gru":
-                continue
-            got, value = got[2 * HIDDEN[0] :], value[2 * HIDDEN[0] :]
-        np.testing.assert_allclose(got, value, rtol=1e-10, atol=1e-13, err_msg=name)
 
 
 # -- estimators ----------------------------------------------------------------
