@@ -144,20 +144,27 @@ def test_per_step_outputs_and_gradient_match_pytorch(cell, bidirectional):
     targets = reg._cast_targets(reg._prepare_targets(y, sequences, False), np.float64)
     skrnn_loss, grad = reg._loss_and_gradient(reg._params, sequences, targets, 2)
     assert skrnn_loss == pytest.approx(loss.item(), rel=1e-12)
-    grad_weights = reg._network.layout.views(grad)
-    expected_grads = {f"output.{k}": p.grad for k, p in output.named_parameters()}
-    expected_grads.update({k: p.grad for k, p in recurrent.named_parameters()})
-    skrnn_grads = to_torch_names(reg._network.spec, grad_weights)
-    assert set(skrnn_grads) >= set(expected_grads)
-    for name, value in expected_grads.items():
+    _assert_gradients_are_autograds(reg, grad, recurrent, output, cell, HIDDEN)
+
+
+def _assert_gradients_are_autograds(estimator, grad, recurrent, output, cell, hidden,
+                                    atol=1e-12):
+    """skrnn's flat gradient ``grad``, under PyTorch's names, is what
+    autograd left in the modules' ``.grad``, within rtol 1e-10."""
+    skrnn_grads = to_torch_names(estimator._network.spec,
+                                 estimator._network.layout.views(grad))
+    expected = {f"output.{k}": p.grad for k, p in output.named_parameters()}
+    expected.update({k: p.grad for k, p in recurrent.named_parameters()})
+    assert set(skrnn_grads) >= set(expected)
+    for name, value in expected.items():
         got, value = skrnn_grads[name], value.numpy()
         if name.startswith("bias_hh"):
             # skrnn keeps bias_ih + bias_hh, whose gradients are bias_ih's;
             # only the GRU's n gate keeps its recurrent bias apart.
             if cell != "gru":
                 continue
-            got, value = got[2 * HIDDEN :], value[2 * HIDDEN :]
-        np.testing.assert_allclose(got, value, rtol=1e-10, atol=1e-12, err_msg=name)
+            got, value = got[2 * hidden :], value[2 * hidden :]
+        np.testing.assert_allclose(got, value, rtol=1e-10, atol=atol, err_msg=name)
 
 
 # -- truncated BPTT: h.detach() at every window boundary ----------------------
@@ -215,15 +222,5 @@ def test_truncated_gradient_matches_pytorch_with_detach(head, cell):
     loss.backward()
     skrnn_loss, grad = truncation._skrnn_loss_and_gradient(estimator, X, y)
     assert skrnn_loss == pytest.approx(loss.item(), rel=1e-12)
-    skrnn_grads = to_torch_names(estimator._network.spec, estimator._network.layout.views(grad))
-    expected = {f"output.{k}": p.grad for k, p in output.named_parameters()}
-    expected.update({k: p.grad for k, p in recurrent.named_parameters()})
-    for name, value in expected.items():
-        got, value = skrnn_grads[name], value.numpy()
-        if name.startswith("bias_hh"):
-            # skrnn keeps bias_ih + bias_hh; only the GRU's n gate keeps its
-            # recurrent bias apart.
-            if cell != "gru":
-                continue
-            got, value = got[2 * TRUNCATED_HIDDEN :], value[2 * TRUNCATED_HIDDEN :]
-        np.testing.assert_allclose(got, value, rtol=1e-10, atol=1e-13, err_msg=name)
+    _assert_gradients_are_autograds(estimator, grad, recurrent, output, cell,
+                                    TRUNCATED_HIDDEN, atol=1e-13)
