@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import assert_all_finite, check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._cells import CELLS
 from ._network import RecurrentNetwork, Workspace
@@ -25,7 +25,7 @@ from ._optimizers import (
     AdamOptimizer, SGDOptimizer, clip_by_global_norm, optimizer_from_state,
 )
 from ._params import NetworkSpec
-from ._sequences import check_n_batch_labels, check_sequences
+from ._sequences import check_n_batch_labels, validate_sequences
 from ._threads import effective_n_threads, single_threaded_blas
 from ._truncation import truncated_loss_and_gradient
 from ._weights import from_torch_names, to_torch_names
@@ -195,37 +195,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     # -- input validation ----------------------------------------------------
 
     def _validate_sequences(self, X, reset, ensure_all_finite=True):
-        """``X`` as Sequences; sets or checks ``n_features_in_``.
-
-        A model fitted on a 2-D array (a table of univariate rows) checks
-        the column count and names of a 2-D ``X``, as scikit-learn does;
-        every other input, and every input of a model fitted on sequences,
-        is checked for its number of features per time step only, since
-        sequences may have any length.
-        """
-        sequences, is_tabular = check_sequences(
-            X, estimator_name=type(self).__name__, ensure_all_finite=ensure_all_finite
-        )
-        if reset:
-            self._fitted_on_table = is_tabular
-        if is_tabular and getattr(self, "_fitted_on_table", True):
-            # Tabular input: one univariate sequence per row, so the features
-            # scikit-learn counts are the columns. validate_data records them
-            # (and any DataFrame column names) or checks them against fit.
-            validate_data(self, X, reset=reset, skip_check_array=True)
-        elif reset:
-            self.n_features_in_ = sequences.n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        if reset:
-            self._n_step_features = sequences.n_features
-        elif sequences.n_features != self._n_step_features:
-            raise ValueError(
-                f"X has {sequences.n_features} features per time step, but "
-                f"{type(self).__name__} was fitted with {self._n_step_features} "
-                "features per time step."
-            )
-        return sequences
+        """``X`` as Sequences; sets or checks ``n_features_in_`` (see
+        ``skrnn._sequences.validate_sequences``)."""
+        return validate_sequences(self, X, reset, ensure_all_finite)
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple of positive ints, checked."""

@@ -16,6 +16,7 @@ is converted explicitly with :func:`from_channels_first`, never guessed.
 
 import numpy as np
 from sklearn.utils import assert_all_finite, check_array
+from sklearn.utils.validation import validate_data
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -139,6 +140,41 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     starts = np.arange(n_samples, dtype=np.intp) * n_timesteps
     lengths = np.full(n_samples, n_timesteps, dtype=np.intp)
     return Sequences(_read_only(data), starts, lengths), is_tabular
+
+
+def validate_sequences(estimator, X, reset, ensure_all_finite=True):
+    """``X`` as Sequences, for ``estimator``'s fit (``reset``) or a later
+    call; sets or checks its ``n_features_in_``.
+
+    A model fitted on a 2-D array (a table of univariate rows) checks
+    the column count and names of a 2-D ``X``, as scikit-learn does;
+    every other input, and every input of a model fitted on sequences,
+    is checked for its number of features per time step only, since
+    sequences may have any length.
+    """
+    sequences, is_tabular = check_sequences(
+        X, estimator_name=type(estimator).__name__, ensure_all_finite=ensure_all_finite
+    )
+    if reset:
+        estimator._fitted_on_table = is_tabular
+    if is_tabular and getattr(estimator, "_fitted_on_table", True):
+        # Tabular input: one univariate sequence per row, so the features
+        # scikit-learn counts are the columns. validate_data records them
+        # (and any DataFrame column names) or checks them against fit.
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+    elif reset:
+        estimator.n_features_in_ = sequences.n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    if reset:
+        estimator._n_step_features = sequences.n_features
+    elif sequences.n_features != estimator._n_step_features:
+        raise ValueError(
+            f"X has {sequences.n_features} features per time step, but "
+            f"{type(estimator).__name__} was fitted with {estimator._n_step_features} "
+            "features per time step."
+        )
+    return sequences
 
 
 def _is_plain_float_array(X):
