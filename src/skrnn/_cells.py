@@ -12,7 +12,7 @@ the chunked forward pass, prediction pass and BPTT) and a ``Cell`` here:
   start at zero (the LSTM's forget gate);
 * what bounds its states, for the overflow guard of training;
 * the per-row arrays its forward pass keeps for BPTT and the one its BPTT
-  shifts by a step.
+  shifts by a step, read from its kernel's table.
 
 Adding a cell means writing its kernel and one subclass of ``Cell``.
 """
@@ -39,10 +39,10 @@ class Cell:
         Gates whose bias does not start at zero.
     activations : tuple of str
         Accepted values of ``activation``.
-    kept_arrays : tuple of (str, bool)
+    kept_arrays : tuple of (str, int)
         Per-row arrays a training pass keeps for BPTT, besides the states:
-        their name and whether they have a column per gate unit (else one
-        per hidden unit).
+        their name and columns in multiples of the hidden size, as the
+        kernel's ``Cell`` says.
     """
 
     name = None
@@ -51,7 +51,6 @@ class Cell:
     separate_recurrent_bias = None
     initial_biases = {}
     activations = ("tanh",)
-    kept_arrays = ()
     kernel = None
 
     @property
@@ -99,10 +98,17 @@ class Cell:
     def backward_work_size(self, chunk_size, hidden):
         return _layer.backward_work_size(self.kernel.CELL, chunk_size, hidden)
 
+    @property
+    def kept_arrays(self):
+        return _layer.kept_arrays(self.kernel.CELL)
+
     def shifted_width(self, n_in, hidden):
         """Columns of the per-row array BPTT builds so that its weight
         gradients are whole-chunk GEMMs: [x_t, h_{t-1}] at the row of step
-        t, for the cells whose recurrent-side deltas are the gates'."""
+        t, or, for a cell whose recurrent-side deltas differ from its
+        input-side ones (the GRU), delta_{t+1}."""
+        if _layer.shifts_next_deltas(self.kernel.CELL):
+            return self.n_gates * hidden
         return n_in + hidden
 
     def forward(self, layer_pass, n_threads):
@@ -135,7 +141,6 @@ class LSTM(Cell):
     # The cell starts by remembering (Gers et al., 2000; Jozefowicz et al.,
     # 2015).
     initial_biases = {"f": 1.0}
-    kept_arrays = (("C", False), ("A", True))
     kernel = _lstm
 
 
@@ -144,14 +149,8 @@ class GRU(Cell):
     gates = ("r", "z", "n")
     # r * (h W_hn + b_hn): the reset gate multiplies the recurrent bias.
     separate_recurrent_bias = "n"
-    kept_arrays = (("A", True), ("HN", False))
     state_scale_reads_h0 = True
     kernel = _gru
-
-    def shifted_width(self, n_in, hidden):
-        # delta_{t+1} at the row of step t: the GRU's recurrent-side deltas
-        # differ from its input-side ones.
-        return self.n_gates * hidden
 
 
 CELLS = {cell.name: cell for cell in (Elman(), LSTM(), GRU())}

@@ -512,7 +512,6 @@ class RecurrentNetwork:
                        for_backward, final_only, ws, given=None):
         cell = self.cell
         hidden = w["W_hh" + tag].shape[0]
-        width = w["W_hh" + tag].shape[1]
         n_rows = batch.n_rows
         # Rows of the arrays only BPTT reads; none make the kernels keep one
         # step at a time.
@@ -525,8 +524,8 @@ class RecurrentNetwork:
         H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
         final = ws.empty("final" + tag, (len(batch.order) if final_only else 0, hidden),
                          self.dtype)
-        kept = [ws.empty(name + tag, (kept_rows, width if per_gate else hidden), self.dtype)
-                for name, per_gate in cell.kept_arrays]
+        kept = [ws.empty(name + tag, (kept_rows, units * hidden), self.dtype)
+                for name, units in cell.kept_arrays]
         # Scratch memory for one chunk, a row per thread: each thread reuses
         # its row for every chunk it runs, so the row stays in cache, where
         # a row per chunk would be megabytes, fetched from memory on every

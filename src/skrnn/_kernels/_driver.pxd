@@ -2,7 +2,7 @@
 # pass, a prediction pass and BPTT over one chunk, written once.
 #
 # A cell kernel (_elman.pyx, _lstm.pyx, _gru.pyx) contributes one function,
-# ``cell_step(part, job, slab)``, called once per part of a chunk's pass
+# ``_step_part(part, job, slab)`` (fused over the dtype), called once per part of a chunk's pass
 # (before the loop, at every step, after it) with where the loop stands in
 # ``Slab``; it does that part's products and element-wise work, reading its
 # arrays from the ``ChunkJob``. One indirect call per step of a chunk, each
@@ -65,8 +65,12 @@ cdef struct Slab:
     Py_ssize_t ld
 
 
-ctypedef void (*cell_step_function)(StepPart part, const ChunkJob *job,
-                                    Slab *slab) noexcept nogil
+# A cell's step function, one per dtype: the fused ``_step_part`` of each
+# cell kernel, specialised (``dtype`` only selects the type).
+ctypedef void (*float_step)(StepPart part, const ChunkJob *job, Slab *slab,
+                            float *dtype) noexcept nogil
+ctypedef void (*double_step)(StepPart part, const ChunkJob *job, Slab *slab,
+                             double *dtype) noexcept nogil
 
 # Packs the weights of a forward pass into ``job.packed`` (from ``job.W_ih``
 # and ``job.W_hh``): for a training pass's input projection and recurrent
@@ -78,7 +82,8 @@ cdef struct Cell:
     # What a cell kernel tells the driver: its steps, how it packs its
     # weights, and the shapes of what it reads and writes (widths in
     # multiples of the hidden size; 0 for an array the cell does not use).
-    cell_step_function step
+    float_step step_float
+    double_step step_double
     pack_function pack_forward
     int n_gates
     # Per-row arrays a training pass keeps for BPTT: the cell states C, the
@@ -153,6 +158,16 @@ cdef inline const Cell *job_cell(const ChunkJob *job) noexcept nogil:
     return <const Cell *> job.cell
 
 
+cdef inline void run_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
+    """One part of a chunk's pass, by the cell's step function of the job's
+    dtype: the one indirect call per step."""
+    cdef const Cell *cell = job_cell(j)
+    if j.is_double:
+        cell.step_double(part, j, s, NULL)
+    else:
+        cell.step_float(part, j, s, NULL)
+
+
 cdef inline void chunk_extent(const ChunkJob *j, Py_ssize_t c, Slab *s) noexcept nogil:
     s.chunk = c
     s.first = c * j.chunk_size
@@ -177,15 +192,14 @@ cdef inline void forward_task(void *job, Py_ssize_t c, int worker) noexcept nogi
 
 cdef inline void train_chunk(const ChunkJob *j, Slab *s) noexcept nogil:
     """A training pass's time loop: every step's rows are kept for BPTT."""
-    cdef cell_step_function step = job_cell(j).step
     cdef const Py_ssize_t *seq_len = &j.seq_len[s.first]
     cdef Py_ssize_t t
     s.slab = s.prev_slab = s.row0
-    step(FORWARD_BEGIN, j, s)
+    run_step(FORWARD_BEGIN, j, s)
     for t in range(seq_len[0]):
         s.t = t
         s.running = n_running(seq_len, s.n_seq, t)
-        step(FORWARD_STEP, j, s)
+        run_step(FORWARD_STEP, j, s)
         s.prev_slab = s.slab
         s.slab += s.running
 
@@ -228,7 +242,7 @@ cdef inline bint predict_chunk(
                                   j.input_step, seq_len, t, s.running, j.n_in, xh, ld):
             inputs_finite = False
         s.xh, s.states = xh, states
-        cell.step(PREDICT_STEP, j, s)
+        run_step(PREDICT_STEP, j, s)
         store_step_states(states, ld, s.running, s.next_running, j.hidden,
                           &H[s.slab * j.hidden] if H != NULL else NULL, final)
         s.slab += s.running
@@ -239,7 +253,6 @@ cdef inline void backward_task(void *job, Py_ssize_t c, int worker) noexcept nog
     """Chunk c of BPTT (a team task): the backward time loop, from each
     sequence's last step, into the chunk's own gradient buffer."""
     cdef const ChunkJob *j = <const ChunkJob *> job
-    cdef cell_step_function step = job_cell(j).step
     cdef const Py_ssize_t *seq_len
     cdef Py_ssize_t t, slab_end
     cdef Slab s
@@ -251,7 +264,7 @@ cdef inline void backward_task(void *job, Py_ssize_t c, int worker) noexcept nog
     else:
         s.work = <float *> j.work + c * j.work_stride
         s.grad = <float *> j.chunk_grad + c * j.chunk_grad_stride
-    step(BACKWARD_BEGIN, j, &s)
+    run_step(BACKWARD_BEGIN, j, &s)
     slab_end = s.row1
     s.next_running = 0
     for t in range(seq_len[0] - 1, -1, -1):
@@ -259,8 +272,8 @@ cdef inline void backward_task(void *job, Py_ssize_t c, int worker) noexcept nog
         s.running = n_running(seq_len, s.n_seq, t)
         s.slab = slab_end - s.running
         s.prev_slab = s.slab - n_running(seq_len, s.n_seq, t - 1) if t > 0 else s.slab
-        step(BACKWARD_STEP, j, &s)
+        run_step(BACKWARD_STEP, j, &s)
         s.next_running = s.running
         slab_end = s.slab
     # (s.running: every sequence of the chunk, running at step 0.)
-    step(BACKWARD_END, j, &s)
+    run_step(BACKWARD_END, j, &s)

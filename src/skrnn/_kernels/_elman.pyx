@@ -11,7 +11,7 @@ product. ``b`` is PyTorch's ``bias_ih + bias_hh``.
 
 The time loops of the passes are the driver's (``_driver.pxd``), written
 once for every cell, and the entry points (``forward``, ``backward``) are
-``_layer.pyx``'s; this module holds the Elman cell's steps (``_cell_step``)
+``_layer.pyx``'s; this module holds the Elman cell's steps (``_step_part``)
 and its ``Cell``: what the driver and the entry points need to know of it,
 exported as ``CELL``. The LSTM and GRU kernels are built the same way, so
 that ``skrnn._network`` stacks layers and directions without knowing the
@@ -67,7 +67,8 @@ cdef inline floating _activation_grad(floating h, int activation) noexcept nogil
 # -- the cell's steps, run by the driver (_driver.pxd) --------------------------
 
 cdef Cell _ELMAN
-_ELMAN.step = _cell_step
+_ELMAN.step_float = _step_part[float]
+_ELMAN.step_double = _step_part[double]
 _ELMAN.pack_forward = pack_gates_together
 _ELMAN.n_gates = 1
 _ELMAN.c_width = _ELMAN.a_width = _ELMAN.hn_width = 0
@@ -81,14 +82,7 @@ _ELMAN.predict_scratch = 0
 CELL = PyCapsule_New(<void *> &_ELMAN, b"skrnn.Cell", NULL)
 
 
-cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
-    if j.is_double:
-        _step_part(part, j, s, <double *> NULL)
-    else:
-        _step_part(part, j, s, <float *> NULL)
-
-
-cdef inline void _step_part(
+cdef void _step_part(
     StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
     """One part of a chunk's pass; ``dtype`` only selects the type."""

@@ -47,7 +47,8 @@ cdef extern from "_gru_step.h" nogil:
 # -- the cell's steps, run by the driver (_driver.pxd) --------------------------
 
 cdef Cell _GRU
-_GRU.step = _cell_step
+_GRU.step_float = _step_part[float]
+_GRU.step_double = _step_part[double]
 _GRU.pack_forward = _pack_forward
 _GRU.n_gates = 3
 _GRU.c_width, _GRU.a_width, _GRU.hn_width = 0, 3, 1
@@ -93,14 +94,7 @@ cdef inline void _pack_forward_t(ChunkJob *job, bint predicting, floating *dtype
         job.packed[1] = pack_weight(hidden, 2 * hidden, W_hh, width, False)
 
 
-cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
-    if j.is_double:
-        _step_part(part, j, s, <double *> NULL)
-    else:
-        _step_part(part, j, s, <float *> NULL)
-
-
-cdef inline void _step_part(
+cdef void _step_part(
     StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
     """One part of a chunk's pass; ``dtype`` only selects the type."""

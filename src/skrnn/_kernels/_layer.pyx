@@ -34,6 +34,20 @@ cdef const Cell *_cell_of(cell) except NULL:
     return <const Cell *> PyCapsule_GetPointer(cell, b"skrnn.Cell")
 
 
+def kept_arrays(cell):
+    """The per-row arrays a training pass of ``cell`` keeps for BPTT, each
+    as (name, columns in multiples of the hidden size), from its ``Cell``."""
+    cdef const Cell *c = _cell_of(cell)
+    return tuple((name, width) for name, width in
+                 (("C", c.c_width), ("A", c.a_width), ("HN", c.hn_width)) if width)
+
+
+def shifts_next_deltas(cell):
+    """Whether BPTT of ``cell`` keeps delta_{t+1} at the row of step t (a
+    ``shifted`` array of the gates' width) rather than [x_t, h_{t-1}]."""
+    return bool(_cell_of(cell).shifts_next_deltas)
+
+
 def forward_work_size(cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
     """Length of each thread's row of ``work`` in ``forward``."""
     return cell_forward_work_size(_cell_of(cell), chunk_size, hidden, n_in)

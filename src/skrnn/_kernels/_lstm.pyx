@@ -53,7 +53,8 @@ cdef extern from "_lstm_step.h" nogil:
 # -- the cell's steps, run by the driver (_driver.pxd) --------------------------
 
 cdef Cell _LSTM
-_LSTM.step = _cell_step
+_LSTM.step_float = _step_part[float]
+_LSTM.step_double = _step_part[double]
 _LSTM.pack_forward = pack_gates_together
 _LSTM.n_gates = 4
 _LSTM.c_width, _LSTM.a_width, _LSTM.hn_width = 1, 4, 0
@@ -69,14 +70,7 @@ _LSTM.predict_scratch = 5
 CELL = PyCapsule_New(<void *> &_LSTM, b"skrnn.Cell", NULL)
 
 
-cdef void _cell_step(StepPart part, const ChunkJob *j, Slab *s) noexcept nogil:
-    if j.is_double:
-        _step_part(part, j, s, <double *> NULL)
-    else:
-        _step_part(part, j, s, <float *> NULL)
-
-
-cdef inline void _step_part(
+cdef void _step_part(
     StepPart part, const ChunkJob *j, Slab *s, floating *dtype,
 ) noexcept nogil:
     """One part of a chunk's pass; ``dtype`` only selects the type."""
