@@ -434,6 +434,14 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             loss, grad = truncated_loss_and_gradient(
                 self._network, params, batch, batch_targets, self._target_rows, self._loss,
                 window, n_threads, workspace)
+        elif self._network.head.per_step:
+            # A row per step: the output layer and loss run in one kernel.
+            # With a row per sequence they are a small part of an update, and
+            # run in NumPy (``skrnn._losses``).
+            loss, cache = self._network.forward_loss(
+                params, batch, self._target_rows(batch_targets), self._loss,
+                self._n_loss_terms(batch), n_threads, workspace)
+            grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
         else:
             out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
             loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets))

@@ -3,15 +3,21 @@
 Each loss returns the mean loss over the batch and writes the gradient with
 respect to the raw output (already divided by the batch size, so that it is
 the gradient of the mean). The link functions (logistic, softmax) live here
-too so that prediction and training use the same ones.
+too so that prediction and training use the same ones. ``code`` names the
+same loss in the fused output-layer kernel (``_kernels/_output.pyx``),
+which the per-step estimators train with.
 """
 
 import numpy as np
 from scipy.special import expit, log_expit, softmax
 
+from ._kernels._output import OutputLoss
+
 
 class SquaredLoss:
     """Half the squared error, summed over outputs, averaged over samples."""
+
+    code = OutputLoss.SQUARED_ERROR
 
     @staticmethod
     def link(raw):
@@ -28,6 +34,8 @@ class SquaredLoss:
 class BinaryLogLoss:
     """Log loss of a single logistic output; ``y`` is 0/1 in one column."""
 
+    code = OutputLoss.BINARY_LOG_LOSS
+
     @staticmethod
     def link(raw):
         proba = expit(raw)
@@ -43,6 +51,8 @@ class BinaryLogLoss:
 
 class MultinomialLogLoss:
     """Cross-entropy of a softmax output; ``y`` is one-hot."""
+
+    code = OutputLoss.MULTINOMIAL_LOG_LOSS
 
     @staticmethod
     def link(raw):

@@ -22,6 +22,7 @@ import numpy as np
 from ._cells import CELLS, as_state_parts, from_state_parts
 from ._kernels._dense import dense_forward
 from ._kernels._layout import chunk_layout, gather_rows
+from ._kernels._output import output_loss
 from ._heads import make_head
 from ._params import NetworkSpec, init_params
 
@@ -375,6 +376,70 @@ class RecurrentNetwork:
             every value of ``sequences.data`` they read finite.
             ``final_states(cache)`` gives a training pass's final states.
         """
+        cache = self._forward_to_head(params, sequences, n_threads, chunk_size,
+                                      for_backward, workspace, initial_states)
+        w = self.layout.views(params)
+        head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
+        out_head = np.empty((len(head_rows), self.n_outputs), self.dtype)
+        dense_forward(head_rows, w["W_y"], w["b_y"], out_head)
+        out = np.empty_like(out_head)
+        if out_rows is None:
+            out[batch.order] = out_head
+        else:
+            out[out_rows] = out_head
+        return out, cache
+
+    def forward_loss(self, params, sequences, targets, loss, n_terms, n_threads,
+                     workspace=None, initial_states=None):
+        """A training pass's loss, with the output layer's gradients.
+
+        The output layer, the loss and their gradients run in one kernel
+        (``_kernels/_output.pyx``) over the head's rows in the order the
+        head reads them, so that neither the outputs nor their gradient
+        are put in output order and back.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        sequences : Sequences
+        targets : ndarray of the shape of ``forward``'s ``out``
+            The target of every output row, in ``out``'s order.
+        loss : a loss of ``skrnn._losses``
+        n_terms : int
+            What the loss is averaged over: the loss and its gradient are
+            the sum over the rows, divided by ``n_terms``.
+        n_threads : int
+        workspace : Workspace, optional
+        initial_states : dict, optional
+            As ``forward`` takes them.
+
+        Returns
+        -------
+        loss : float
+        cache : dict
+            As ``forward``'s, with the output layer's gradients, for
+            ``backward`` called with no ``d_out``.
+        """
+        ws = workspace if workspace is not None else Workspace()
+        cache = self._forward_to_head(params, sequences, n_threads, CHUNK_SIZE, True, ws,
+                                      initial_states)
+        w = self.layout.views(params)
+        head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
+        head_targets = ws.empty("head_targets", (len(head_rows), self.n_outputs), self.dtype)
+        np.take(targets, batch.order if out_rows is None else out_rows, axis=0,
+                out=head_targets)
+        d_head = ws.empty("d_head", head_rows.shape, self.dtype)
+        g_W = np.empty_like(w["W_y"])
+        g_b = np.empty_like(w["b_y"])
+        value = output_loss(head_rows, w["W_y"], w["b_y"], head_targets, loss.code,
+                            1.0 / n_terms, d_head, g_W, g_b, batch.team_size(n_threads))
+        cache["output_gradient"] = (d_head, g_W, g_b)
+        return value, cache
+
+    def _forward_to_head(self, params, sequences, n_threads, chunk_size, for_backward,
+                         workspace, initial_states):
+        """The recurrent layers' passes and the head's rows: ``forward``'s
+        cache, ``head_rows`` in it."""
         spec = self.spec
         ws = workspace if workspace is not None else Workspace()
         batch = BatchLayout(sequences, spec.bidirectional, chunk_size, with_rows=for_backward)
@@ -422,19 +487,11 @@ class RecurrentNetwork:
         finals = [cache["final"] for cache in top] if final_only else None
         states = None if final_only else [cache["H"] for cache in top]
         head_rows, head_context = self.head.read(states, finals, batch, for_backward)
-        out_head = np.empty((len(head_rows), self.n_outputs), self.dtype)
-        dense_forward(head_rows, w["W_y"], w["b_y"], out_head)
-        out = np.empty_like(out_head)
-        out_rows = self._output_rows(batch, sequences)
-        if out_rows is None:
-            out[batch.order] = out_head
-        else:
-            out[out_rows] = out_head
         # The first layer's kernels (both directions) read every input value.
         inputs_finite = all(cache["inputs_finite"] for cache in layers[:n_dir])
-        return out, dict(batch=batch, layers=layers, head_rows=head_rows,
-                         head_context=head_context, out_rows=out_rows,
-                         inputs_finite=inputs_finite)
+        return dict(batch=batch, layers=layers, head_rows=head_rows,
+                    head_context=head_context, out_rows=self._output_rows(batch, sequences),
+                    inputs_finite=inputs_finite)
 
     def _output_rows(self, batch, sequences):
         """Output row of each of the head's rows, or None when the head
@@ -563,7 +620,9 @@ class RecurrentNetwork:
         cache : dict
             From the ``forward`` call on the same batch and parameters.
         d_out : ndarray of the shape of ``forward``'s ``out``, or None
-            Gradient of the loss with respect to ``out``, in its order.
+            Gradient of the loss with respect to ``out``, in its order; None
+            after ``forward_loss``, whose cache holds the output layer's
+            gradients.
         n_threads : int
         workspace : Workspace, optional
             Where the work arrays come from; by default new ones.
@@ -595,7 +654,9 @@ class RecurrentNetwork:
         n_dir = len(spec.directions)
 
         out_rows = cache["out_rows"]
-        if d_head is None:
+        if d_out is None and d_head is None:
+            d_head, g["W_y"][...], g["b_y"][...] = cache["output_gradient"]
+        elif d_head is None:
             d_out = np.ascontiguousarray(
                 d_out[batch.order if out_rows is None else out_rows], dtype=self.dtype)
             g["W_y"][...] = cache["head_rows"].T @ d_out

@@ -100,23 +100,29 @@ def _window_by_window(network, params, sequences, targets, target_rows, loss, wi
     for j in range(windows.count):
         active = windows.active(j)
         part = windows.cut(sequences, active, j)
-        out, cache = network.forward(params, part, n_threads, workspace=workspace,
-                                     initial_states=states)
+        if per_step:
+            # Every output of the window counts: the output layer and loss
+            # run in one kernel, as untruncated (``RecurrentNetwork.forward_loss``).
+            part_loss, cache = network.forward_loss(
+                params, part, target_rows(windows.cut(targets, active, j)), loss, n_terms,
+                n_threads, workspace, initial_states=states)
+            d_out = None
+        else:
+            out, cache = network.forward(params, part, n_threads, workspace=workspace,
+                                         initial_states=states)
         if j + 1 < windows.count:
             states = _carried(network.final_states(cache), active, windows.active(j + 1))
-        if per_step:
-            counted = slice(None)
-            expected = target_rows(windows.cut(targets, active, j))
-        else:
+        if not per_step:
             counted = part.lengths + j * windows.size == windows.lengths[active]
             if not counted.any():
                 continue
             expected = targets[active[counted]]
-        part_loss, d_counted = loss.loss_and_gradient(out[counted], expected)
-        share = len(expected) / n_terms
-        total_loss += part_loss * share
-        d_out = np.zeros_like(out)
-        d_out[counted] = d_counted * share
+            part_loss, d_counted = loss.loss_and_gradient(out[counted], expected)
+            share = len(expected) / n_terms
+            part_loss *= share
+            d_out = np.zeros_like(out)
+            d_out[counted] = d_counted * share
+        total_loss += part_loss
         grad += network.backward(params, cache, d_out, n_threads, workspace=workspace)
     return total_loss, grad
 
