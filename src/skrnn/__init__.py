@@ -9,7 +9,7 @@ multi-threaded Cython kernels, behind the estimator API of
 
 from ._rnn import RNNClassifier, RNNRegressor
 from ._step import RNNStepClassifier, RNNStepRegressor
-from ._sequences import from_channels_first
+from ._sequences import from_channels_first, from_padded
 from .exceptions import TrainingDivergedError
 
 __version__ = "0.1.0"
@@ -21,5 +21,6 @@ __all__ = [
     "RNNStepRegressor",
     "TrainingDivergedError",
     "from_channels_first",
+    "from_padded",
     "__version__",
 ]

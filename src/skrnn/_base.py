@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import assert_all_finite, check_random_state, gen_batches
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,7 +25,7 @@ from ._optimizers import (
     AdamOptimizer, SGDOptimizer, clip_by_global_norm, optimizer_from_state,
 )
 from ._params import NetworkSpec
-from ._sequences import check_n_batch_labels, validate_sequences
+from ._sequences import check_finite, check_n_batch_labels, validate_sequences
 from ._threads import effective_n_threads, single_threaded_blas
 from ._truncation import truncated_loss_and_gradient
 from ._weights import from_torch_names, to_torch_names
@@ -555,8 +555,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             # scikit-learn's own check, for its error message (and its
             # ``assume_finite`` setting), on X as given; a finite X made
             # infinite by the cast to a float32 model's dtype is named so.
-            assert_all_finite(user_data, input_name="X",
-                              estimator_name=type(self).__name__)
+            check_finite(user_data, "X", type(self).__name__, sequences.starts)
             _cast_in_range(user_data, self._params.dtype, "X")
         return raw, sequences.lengths
 

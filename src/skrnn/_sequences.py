@@ -11,7 +11,9 @@ Accepted forms of ``X``:
   that tabular data, pipelines and scikit-learn's common checks work.
 
 Channels-first data (aeon, sktime: ``(n_samples, n_channels, n_timesteps)``)
-is converted explicitly with :func:`from_channels_first`, never guessed.
+is converted explicitly with :func:`from_channels_first`, and sequences
+padded to one length (tslearn's NaN padding, Keras' zero padding) with
+:func:`from_padded`; neither is ever guessed from the data.
 """
 
 import numpy as np
@@ -101,18 +103,16 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
         # list as float64; stacking first keeps float32 sequences float32,
         # as a ragged list of them would be.
         X = np.asarray([np.asarray(s) for s in X])
-    if _is_plain_float_array(X):
-        # What check_array would return unchanged. Its general machinery
-        # (namespaces, dtype and order rules) costs a third of a millisecond
-        # per call from a cold cache, 5% of a small prediction.
-        if ensure_all_finite:
-            assert_all_finite(X, input_name="X", estimator_name=estimator_name)
-    else:
+    if not _is_plain_float_array(X):
+        # A plain float array is what check_array would return unchanged.
+        # Its general machinery (namespaces, dtype and order rules) costs a
+        # third of a millisecond per call from a cold cache, 5% of a small
+        # prediction.
         X = check_array(
             X,
             dtype=FLOAT_DTYPES,
             allow_nd=True,
-            ensure_all_finite=ensure_all_finite,
+            ensure_all_finite=False,
             input_name="X",
             estimator=estimator_name,
         )
@@ -136,6 +136,8 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
         )
     if n_features == 0:
         raise ValueError(f"X has 0 features per time step (shape {X.shape}).")
+    if ensure_all_finite:
+        check_finite(X, "X", estimator_name)
     data = np.ascontiguousarray(X).reshape(n_samples * n_timesteps, n_features)
     starts = np.arange(n_samples, dtype=np.intp) * n_timesteps
     lengths = np.full(n_samples, n_timesteps, dtype=np.intp)
@@ -175,6 +177,49 @@ def validate_sequences(estimator, X, reset, ensure_all_finite=True):
             "features per time step."
         )
     return sequences
+
+
+def check_finite(X, input_name, estimator_name, starts=None):
+    """Raise a ValueError if the array ``X`` holds NaN or infinity.
+
+    scikit-learn's check and its messages (and its ``assume_finite``
+    setting), but for NaN: skrnn reads no value as missing, and a NaN is
+    most often the padding of sequences stored at one length, so the
+    message says where the first one is and how to read padded sequences.
+
+    Parameters
+    ----------
+    X : ndarray
+        Sequences of shape (n_sequences, n_timesteps, n_features); one
+        sequence of shape (n_timesteps, n_features); or, with ``starts``,
+        the rows of many sequences (``Sequences.data``).
+    input_name, estimator_name : str
+        For the message.
+    starts : ndarray of shape (n_sequences,), optional
+        The row of each sequence's first step in a 2-D ``X``, in increasing
+        order (``Sequences.starts``).
+    """
+    try:
+        assert_all_finite(X, input_name=input_name, estimator_name=estimator_name)
+    except ValueError:
+        nan_at = np.argwhere(np.isnan(X))
+        if len(nan_at) == 0:
+            raise
+        where = nan_at[0]
+        if X.ndim == 2 and starts is not None:
+            sequence = np.searchsorted(starts, where[0], side="right") - 1
+            where = (sequence, where[0] - starts[sequence], where[1])
+        place = f"at step {where[-2]} (feature {where[-1]})"
+        if len(where) == 3:
+            place = f"in sequence {where[0]} " + place
+        raise ValueError(
+            f"{input_name} contains NaN {place}; {estimator_name} reads no value "
+            "as missing. If the sequences are padded to one length with NaN after "
+            "their last step (as tslearn's to_time_series_dataset pads them), read "
+            "them with skrnn.from_padded(X), which ends each sequence before its "
+            "trailing all-NaN steps. A NaN within a sequence must be imputed, or "
+            "the sequence removed."
+        ) from None
 
 
 def _is_plain_float_array(X):
@@ -226,14 +271,15 @@ def _check_sequence_list(X, estimator_name):
                 dtype=FLOAT_DTYPES,
                 ensure_2d=False,
                 ensure_min_samples=0,
-                ensure_all_finite=True,
+                ensure_all_finite=False,
                 input_name=f"X[{i}]",
                 estimator=estimator_name,
             )
+            if seq.ndim == 1:  # check_array allows 1-D or 2-D here
+                seq = seq.reshape(-1, 1)
+            check_finite(seq, f"X[{i}]", estimator_name)
         except ValueError as exc:
             raise ValueError(f"Sequence {i} of X is invalid: {exc}") from exc
-        if seq.ndim == 1:  # check_array allows 1-D or 2-D here
-            seq = seq.reshape(-1, 1)
         if seq.shape[0] == 0:
             raise ValueError(
                 f"Sequence {i} of X is empty (0 time steps). Every sequence "
@@ -304,6 +350,86 @@ def from_channels_first(X):
             f"n_timesteps) or a list of 2-D arrays; got {X.ndim} dimensions."
         )
     return np.ascontiguousarray(X.transpose(0, 2, 1))
+
+
+def from_padded(X, y=None, *, mask_value=np.nan):
+    """Cut sequences padded to one length back to their own lengths.
+
+    A sequence ends at its last step that is not padding: its trailing
+    steps whose every feature equals ``mask_value`` are dropped. Steps equal
+    to ``mask_value`` within a sequence are kept, as values. tslearn's
+    ``to_time_series_dataset`` pads with NaN (the default); Keras'
+    ``pad_sequences`` with 0 (``mask_value=0.0``, as Keras' ``Masking``
+    layer names it).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps, n_features) or \
+            (n_samples, n_timesteps)
+        Padded sequences, steps first; 2-D for univariate sequences.
+    y : array-like of shape (n_samples, n_timesteps) or \
+            (n_samples, n_timesteps, n_outputs), optional
+        Per-step targets (for :class:`RNNStepClassifier` and
+        :class:`RNNStepRegressor`) padded as ``X`` is, cut to the same
+        lengths; their padding values are not read. Targets of whole
+        sequences need no cutting: pass them to ``fit`` as they are.
+    mask_value : float, default=np.nan
+        The value of every feature of a padding step.
+
+    Returns
+    -------
+    X_out : list of ndarray of shape (n_timesteps_i, n_features)
+        Each sequence without its padding; new arrays, so that the input is
+        not modified.
+    y_out : list of ndarray of shape (n_timesteps_i,) or \
+            (n_timesteps_i, n_outputs)
+        Only when ``y`` is given: each sequence's targets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import from_padded
+    >>> X = np.array([[1.0, 2.0, np.nan], [3.0, np.nan, np.nan]])
+    >>> [seq.ravel().tolist() for seq in from_padded(X)]
+    [[1.0, 2.0], [3.0]]
+    >>> X, y = from_padded(np.array([[5.0, 0.0], [6.0, 7.0]]), np.array([[1, 0], [0, 1]]),
+    ...                    mask_value=0.0)
+    >>> [labels.tolist() for labels in y]
+    [[1], [0, 1]]
+    """
+    X = np.asarray(X)
+    if X.ndim == 2:
+        X = X[:, :, np.newaxis]
+    if X.ndim != 3 or X.dtype.kind not in "biuf":
+        raise ValueError(
+            "from_padded expects a numeric 3-D array (n_samples, n_timesteps, "
+            "n_features) or 2-D array (n_samples, n_timesteps); got "
+            f"{X.ndim} dimensions of dtype {X.dtype}."
+        )
+    if not isinstance(mask_value, (int, float, np.number)) or isinstance(mask_value, bool):
+        raise ValueError(f"mask_value must be a number (or np.nan); got {mask_value!r}.")
+    padding = np.isnan(X) if np.isnan(mask_value) else X == mask_value
+    is_step = ~padding.all(axis=2)
+    # One past each sequence's last step that is not padding.
+    lengths = X.shape[1] - np.argmax(is_step[:, ::-1], axis=1)
+    lengths[~is_step.any(axis=1)] = 0
+    if (lengths == 0).any():
+        first = int(np.flatnonzero(lengths == 0)[0])
+        raise ValueError(
+            f"Sequence {first} of X is padding only: every feature of every step "
+            f"equals mask_value={mask_value!r}."
+        )
+    X_out = [X[i, :n].copy() for i, n in enumerate(lengths)]
+    if y is None:
+        return X_out
+    y = np.asarray(y)
+    if y.ndim not in (2, 3) or y.shape[:2] != X.shape[:2]:
+        raise ValueError(
+            "y must hold a target for every step of X, padded as X is: shape "
+            f"(n_samples, n_timesteps) = {X.shape[:2]}, or with a third axis of "
+            f"outputs; got shape {y.shape}."
+        )
+    return X_out, [y[i, :n].copy() for i, n in enumerate(lengths)]
 
 
 def check_n_batch_labels(sequences, y):
