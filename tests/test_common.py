@@ -29,10 +29,15 @@ _PER_SAMPLE_CHECKS = [
     "check_n_features_in_after_fitting", "check_non_transformer_estimators_n_iter",
     "check_pipeline_consistency", "check_positive_only_tag_during_fit",
     "check_readonly_memmap_input", "check_supervised_y_2d",
+    "check_all_zero_sample_weights_error", "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weights_list", "check_sample_weights_not_an_array",
+    "check_sample_weights_not_overwritten", "check_sample_weights_pandas_series",
+    "check_sample_weights_shape",
 ]
 _CLASSIFIER_CHECKS = [
     "check_classifier_data_not_an_array", "check_classifiers_classes",
-    "check_classifiers_one_label", "check_classifiers_regression_target",
+    "check_classifiers_one_label", "check_classifiers_one_label_sample_weights",
+    "check_classifiers_regression_target",
     "check_classifiers_train",
 ]
 _REGRESSOR_CHECKS = [
@@ -42,13 +47,27 @@ _REGRESSOR_CHECKS = [
 ]
 
 
+# With its default 200 epochs of Adam on shuffled mini-batches, a fit
+# amplifies the rounding-level difference between the weighted objective and
+# the objective of repeated sequences (equal to 1e-12,
+# tests/test_sample_weight.py) to as much as 1e-5 in the predictions, past
+# the check's 1e-7, for some cells and not others as the rounding falls; so
+# it may fail or pass here. The same check passes on estimators configured
+# for it (test_sample_weight.py::test_scikit_learn_weight_equivalence_check).
+_WEIGHT_EQUIVALENCE = (
+    "200 Adam epochs can amplify rounding-level differences past the check's "
+    "rtol=1e-7 (cell- and CPU-dependent); checked with 10 epochs in "
+    "tests/test_sample_weight.py"
+)
+
+
 def _expected_failed_checks(estimator):
     if isinstance(estimator, RNNStepClassifier):
         names = _PER_SAMPLE_CHECKS + _CLASSIFIER_CHECKS
     elif isinstance(estimator, RNNStepRegressor):
         names = _PER_SAMPLE_CHECKS + _REGRESSOR_CHECKS
     else:
-        names = []
+        return {"check_sample_weight_equivalence_on_dense_data": _WEIGHT_EQUIVALENCE}
     return {name: _ONE_TARGET_PER_SAMPLE for name in names}
 
 

@@ -28,9 +28,12 @@ def _targets(loss, n_rows, n_out, rng, dtype):
     return np.eye(n_out, dtype=dtype)[rng.randint(0, n_out, size=n_rows)]
 
 
-def _kernel(rows, W, b, targets, loss, scale, n_threads=2):
+def _kernel(rows, W, b, targets, loss, scale, n_threads=2, row_weights=None):
     d_rows, g_W, g_b = np.empty_like(rows), np.empty_like(W), np.empty_like(b)
-    value = output_loss(rows, W, b, targets, loss.code, scale, d_rows, g_W, g_b, n_threads)
+    if row_weights is None:
+        row_weights = np.empty(0, rows.dtype)
+    value = output_loss(rows, W, b, targets, row_weights, loss.code, scale, d_rows, g_W,
+                        g_b, n_threads)
     return value, d_rows, g_W, g_b
 
 
@@ -92,10 +95,12 @@ def test_kernel_rejects_mismatched_arguments():
     rows, W, b = np.zeros((4, 3)), np.zeros((3, 2)), np.zeros(2)
     with pytest.raises(ValueError, match="targets"):
         _kernel(rows, W, b, np.zeros((5, 2)), SquaredLoss, 1.0)
+    with pytest.raises(ValueError, match="row_weights"):
+        _kernel(rows, W, b, np.zeros((4, 2)), SquaredLoss, 1.0, row_weights=np.ones(3))
     with pytest.raises(ValueError, match="binary log loss takes one output"):
         _kernel(rows, W, b, np.zeros((4, 2)), BinaryLogLoss, 1.0)
     with pytest.raises(ValueError, match="loss code"):
-        output_loss(rows, W, b, np.zeros((4, 2)), 7, 1.0, np.empty_like(rows),
+        output_loss(rows, W, b, np.zeros((4, 2)), np.empty(0), 7, 1.0, np.empty_like(rows),
                     np.empty_like(W), np.empty_like(b), 1)
     assert {int(code) for code in OutputLoss} == {SquaredLoss.code, BinaryLogLoss.code,
                                                   MultinomialLogLoss.code}

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
 from ._network import RecurrentNetwork, Workspace
@@ -169,8 +169,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         """Indices of the training and validation parts for early stopping."""
 
     @abstractmethod
-    def _score_raw(self, raw, targets):
-        """Validation score (higher is better) of raw outputs against targets."""
+    def _score_raw(self, raw, targets, weights=None):
+        """Validation score (higher is better) of raw outputs against
+        targets, each row weighted by ``weights`` (or uniformly)."""
 
     @abstractmethod
     def _head(self):
@@ -191,6 +192,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _n_loss_terms(sequences):
         """What the loss of a batch is averaged over: its sequences."""
         return len(sequences)
+
+    def _output_weights(self, sample_weight, sequences, dtype):
+        """The weight of each output, stored as the targets are: here one
+        per sequence, its ``sample_weight``."""
+        return sample_weight.astype(dtype)
 
     # -- input validation ----------------------------------------------------
 
@@ -227,27 +233,40 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     # -- training --------------------------------------------------------------
 
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         """Validate, then train. A validation error leaves the estimator as
         it was; a diverging fit keeps the weights of its last finite update
         (see ``_train_step``)."""
         with _unchanged_on_error(self):
-            sequences, targets, n_threads = self._prepare_fit(X, y, incremental, classes)
+            sequences, targets, weights, n_threads = self._prepare_fit(
+                X, y, sample_weight, incremental, classes)
             validation = None
             if self.early_stopping:
                 # A split that cannot be made (a class of one sequence,
                 # validation_fraction=0) fails here, before any change.
                 train_idx, val_idx = self._validation_split(
                     len(sequences), targets, self._random_state)
-                validation = sequences.take(val_idx), targets[val_idx]
+                validation = (sequences.take(val_idx), targets[val_idx],
+                              None if weights is None else weights[val_idx])
                 sequences, targets = sequences.take(train_idx), targets[train_idx]
+                weights = None if weights is None else weights[train_idx]
         # The kernels call BLAS from inside their own threads: BLAS
         # itself must stay single-threaded there.
         with single_threaded_blas():
-            self._fit_stochastic(sequences, targets, validation, incremental, n_threads)
+            self._fit_stochastic(sequences, targets, weights, validation, incremental,
+                                 n_threads)
         return self
 
-    def _prepare_fit(self, X, y, incremental, classes):
+    def _check_sample_weight(self, sample_weight, sequences):
+        """``sample_weight`` as float64, one per sequence, non-negative and
+        finite, not all zero (scikit-learn's check and messages)."""
+        sample_weight = _check_sample_weight(sample_weight, np.empty(len(sequences)),
+                                             dtype=np.float64, ensure_non_negative=True)
+        if not sample_weight.any():  # (as recent scikit-learn versions check)
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return sample_weight
+
+    def _prepare_fit(self, X, y, sample_weight, incremental, classes):
         """Check every argument of a fit and set up what it trains."""
         if y is None:
             raise ValueError(
@@ -273,6 +292,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         sequences = self._validate_sequences(X, reset=first_call)
         targets = self._prepare_targets(y, sequences, incremental, classes)
         check_n_batch_labels(sequences, targets)
+        if sample_weight is not None:
+            sample_weight = self._check_sample_weight(sample_weight, sequences)
         # Train in the input's precision: float32 data gives a float32 model.
         dtype = sequences.dtype
         if not first_call and dtype != self._params.dtype:
@@ -291,7 +312,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self._check_same_architecture()
             if self._optimizer is None:
                 self._optimizer = self._make_optimizer()
-        return sequences, targets, n_threads
+        weights = (None if sample_weight is None
+                   else self._output_weights(sample_weight, sequences, dtype))
+        return sequences, targets, weights, n_threads
 
     def _check_same_architecture(self):
         """warm_start and partial_fit continue the fitted network: refuse
@@ -347,13 +370,15 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.beta_2, self.epsilon,
         )
 
-    def _fit_stochastic(self, sequences, targets, validation, incremental, n_threads):
-        """The epochs of a fit; ``validation`` is the held-out part
-        (sequences, targets) with early stopping, else None."""
+    def _fit_stochastic(self, sequences, targets, weights, validation, incremental,
+                        n_threads):
+        """The epochs of a fit; ``weights`` those of the outputs (or None
+        for all 1), ``validation`` the held-out part (sequences, targets,
+        weights) with early stopping, else None."""
         rng = self._random_state
         early_stopping = validation is not None
         if early_stopping:
-            val_sequences, val_targets = validation
+            val_sequences, val_targets, val_weights = validation
         n_samples = len(sequences)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -371,16 +396,18 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         start_time = time.perf_counter()
         for _ in range(self.max_iter):
             indices = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
-            total_loss = 0.0
+            total_loss = total_terms = 0.0
             for batch in gen_batches(n_samples, batch_size):
                 batch_idx = indices[batch]
                 batch_sequences = sequences.take(batch_idx)
-                loss = self._train_step(batch_sequences, targets[batch_idx], n_threads,
-                                        workspace)
-                total_loss += loss * self._n_loss_terms(batch_sequences)
+                batch_weights = None if weights is None else weights[batch_idx]
+                loss, n_terms = self._train_step(batch_sequences, targets[batch_idx],
+                                                 batch_weights, n_threads, workspace)
+                total_loss += loss * n_terms
+                total_terms += n_terms
 
             self.n_iter_ += 1
-            self.loss_ = total_loss / self._n_loss_terms(sequences)
+            self.loss_ = total_loss / total_terms
             self.t_ += n_samples
             self.loss_curve_.append(self.loss_)
             if self.verbose:
@@ -390,7 +417,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 )
 
             if early_stopping:
-                self._update_validation_score(val_sequences, val_targets, n_threads)
+                self._update_validation_score(val_sequences, val_targets, val_weights,
+                                              n_threads)
             else:
                 self._update_best_loss()
             self._optimizer.iteration_ends(self.t_)
@@ -421,48 +449,69 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if early_stopping:
             self._params[...] = self._best_params
 
-    def _loss_and_gradient(self, params, batch, batch_targets, n_threads, workspace=None):
+    def _n_weighted_terms(self, batch, batch_weights):
+        """What the loss of a batch is averaged over: its sequences or
+        steps, or the sum of their weights."""
+        if batch_weights is None:
+            return self._n_loss_terms(batch)
+        return float(self._target_rows(batch_weights).sum())
+
+    def _loss_and_gradient(self, params, batch, batch_targets, n_threads, workspace=None,
+                           batch_weights=None):
         """The training objective on a batch and its gradient by BPTT
         (truncated every ``bptt_truncate`` steps, see ``skrnn._truncation``).
 
         The objective is the mean loss plus ``0.5 * alpha * ||W||^2 / n``
         over the weight matrices, as ``MLPClassifier`` scales it, n being
         what the loss is averaged over (the batch's sequences, or steps).
+        With ``batch_weights`` (each output's weight, stored as the targets
+        are), the mean is weighted and n is the sum of the weights, as
+        ``MLPClassifier`` does with ``sample_weight``.
         """
         window = self.bptt_truncate
+        row_weights = (None if batch_weights is None
+                       else self._target_rows(batch_weights).reshape(-1))
+        n_terms = self._n_weighted_terms(batch, batch_weights)
         if window is not None and int(batch.lengths.max()) > window:
             loss, grad = truncated_loss_and_gradient(
                 self._network, params, batch, batch_targets, self._target_rows, self._loss,
-                window, n_threads, workspace)
+                window, n_threads, workspace, batch_weights)
         elif self._network.head.per_step:
             # A row per step: the output layer and loss run in one kernel.
             # With a row per sequence they are a small part of an update, and
             # run in NumPy (``skrnn._losses``).
             loss, cache = self._network.forward_loss(
                 params, batch, self._target_rows(batch_targets), self._loss,
-                self._n_loss_terms(batch), n_threads, workspace)
+                n_terms, n_threads, workspace, row_weights=row_weights)
             grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
         else:
             out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
-            loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets))
+            loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets),
+                                                       row_weights)
             grad = self._network.backward(params, cache, d_out, n_threads,
                                           workspace=workspace)
         if self.alpha > 0:
             weights = params[: self._network.layout.n_weights]
-            scale = self.alpha / self._n_loss_terms(batch)
+            scale = self.alpha / n_terms
             loss += 0.5 * scale * float(np.dot(weights, weights))
             grad[: len(weights)] += scale * weights
         return loss, grad
 
-    def _train_step(self, batch, batch_targets, n_threads, workspace):
+    def _train_step(self, batch, batch_targets, batch_weights, n_threads, workspace):
         """One update: objective, gradient, clipping, divergence check, step.
+        Returns the batch's loss and what it averages over.
 
-        Raises TrainingDivergedError, with the weights left as they were
-        before this update, when the loss or gradient is not finite or the
-        update would make a parameter (or the optimizer's state) overflow.
+        A batch whose weights are all zero counts for nothing and makes no
+        update. Raises TrainingDivergedError, with the weights left as they
+        were before this update, when the loss or gradient is not finite or
+        the update would make a parameter (or the optimizer's state)
+        overflow.
         """
+        n_terms = self._n_weighted_terms(batch, batch_weights)
+        if n_terms == 0:
+            return 0.0, 0.0
         loss, grad = self._loss_and_gradient(
-            self._params, batch, batch_targets, n_threads, workspace
+            self._params, batch, batch_targets, n_threads, workspace, batch_weights
         )
         norm, clipped = clip_by_global_norm(grad, self.clip_threshold)
         if not (np.isfinite(loss) and np.isfinite(norm)):
@@ -472,7 +521,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if not self._optimizer.step(grad, accept=self._network.outputs_stay_finite):
             self._diverged("the update would make the weights or the outputs overflow")
         self.n_clipped_steps_ += int(clipped)
-        return loss
+        return loss, n_terms
 
     def _diverged(self, reason):
         # The optimizer's moments are meaningless after a diverging step: a
@@ -502,10 +551,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
             )
 
-    def _update_validation_score(self, val_sequences, val_targets, n_threads):
-        """Score the held-out part; keep the best parameters seen."""
+    def _update_validation_score(self, val_sequences, val_targets, val_weights, n_threads):
+        """Score the held-out part (weighted as the loss is); keep the best
+        parameters seen."""
         raw, _ = self._network.predict_raw(self._params, val_sequences, n_threads)
-        score = self._score_raw(raw, self._target_rows(val_targets))
+        row_weights = (None if val_weights is None
+                       else self._target_rows(val_weights).reshape(-1))
+        score = self._score_raw(raw, self._target_rows(val_targets), row_weights)
         self.validation_scores_.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")

@@ -390,7 +390,7 @@ class RecurrentNetwork:
         return out, cache
 
     def forward_loss(self, params, sequences, targets, loss, n_terms, n_threads,
-                     workspace=None, initial_states=None):
+                     workspace=None, initial_states=None, row_weights=None):
         """A training pass's loss, with the output layer's gradients.
 
         The output layer, the loss and their gradients run in one kernel
@@ -405,13 +405,16 @@ class RecurrentNetwork:
         targets : ndarray of the shape of ``forward``'s ``out``
             The target of every output row, in ``out``'s order.
         loss : a loss of ``skrnn._losses``
-        n_terms : int
+        n_terms : int or float
             What the loss is averaged over: the loss and its gradient are
             the sum over the rows, divided by ``n_terms``.
         n_threads : int
         workspace : Workspace, optional
         initial_states : dict, optional
             As ``forward`` takes them.
+        row_weights : ndarray of shape (n_rows,), optional
+            Each output row's weight in the loss, in ``out``'s order; by
+            default 1.
 
         Returns
         -------
@@ -426,13 +429,15 @@ class RecurrentNetwork:
         w = self.layout.views(params)
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
         head_targets = ws.empty("head_targets", (len(head_rows), self.n_outputs), self.dtype)
-        np.take(targets, batch.order if out_rows is None else out_rows, axis=0,
-                out=head_targets)
+        head_order = batch.order if out_rows is None else out_rows
+        np.take(targets, head_order, axis=0, out=head_targets)
+        head_weights = (np.empty(0, self.dtype) if row_weights is None
+                        else row_weights.take(head_order).astype(self.dtype, copy=False))
         d_head = ws.empty("d_head", head_rows.shape, self.dtype)
         g_W = np.empty_like(w["W_y"])
         g_b = np.empty_like(w["b_y"])
-        value = output_loss(head_rows, w["W_y"], w["b_y"], head_targets, loss.code,
-                            1.0 / n_terms, d_head, g_W, g_b, batch.team_size(n_threads))
+        value = output_loss(head_rows, w["W_y"], w["b_y"], head_targets, head_weights,
+                            loss.code, 1.0 / n_terms, d_head, g_W, g_b, batch.team_size(n_threads))
         cache["output_gradient"] = (d_head, g_W, g_b)
         return value, cache
 

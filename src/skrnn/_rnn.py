@@ -69,11 +69,14 @@ def labels_from_raw(classes, raw):
     return classes[raw.argmax(axis=1)]
 
 
-def accuracy_of_raw(raw, targets):
-    """Accuracy of raw outputs against one-hot (or one 0/1 column) targets."""
+def accuracy_of_raw(raw, targets, weights=None):
+    """Accuracy of raw outputs against one-hot (or one 0/1 column) targets,
+    each row weighted by ``weights`` (or uniformly)."""
     if targets.shape[1] == 1:
-        return float(np.mean((raw[:, 0] > 0) == (targets[:, 0] > 0.5)))
-    return float(np.mean(raw.argmax(axis=1) == targets.argmax(axis=1)))
+        correct = (raw[:, 0] > 0) == (targets[:, 0] > 0.5)
+    else:
+        correct = raw.argmax(axis=1) == targets.argmax(axis=1)
+    return float(np.average(correct, weights=weights))
 
 
 class _SequenceRNN(BaseRNN):
@@ -196,7 +199,7 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
 
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to sequences ``X`` and class labels ``y``.
 
         Parameters
@@ -205,15 +208,18 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
             Sequences (see the class docstring for the accepted forms).
         y : array-like of shape (n_samples,)
             Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence in the loss (see the class
+            docstring); by default 1 for every sequence.
 
         Returns
         -------
         self : RNNClassifier
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         Parameters
@@ -225,13 +231,16 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
         classes : array-like of shape (n_classes,), default=None
             All classes that will ever appear. Required on the first call;
             ignored (but checked) on later ones.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence in the loss (see the class
+            docstring); by default 1 for every sequence.
 
         Returns
         -------
         self : RNNClassifier
         """
         check_partial_fit_classes(self, classes)
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
         y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
@@ -251,8 +260,8 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
             stratify=labels,
         )
 
-    def _score_raw(self, raw, targets):
-        return accuracy_of_raw(raw, targets)
+    def _score_raw(self, raw, targets, weights=None):
+        return accuracy_of_raw(raw, targets, weights)
 
     def predict(self, X):
         """Predict the class of each sequence.
@@ -347,7 +356,7 @@ class RNNRegressor(RegressorMixin, _SequenceRNN):
 
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to sequences ``X`` and targets ``y``.
 
         Parameters
@@ -356,15 +365,18 @@ class RNNRegressor(RegressorMixin, _SequenceRNN):
             Sequences (see the class docstring for the accepted forms).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence in the loss (see the class
+            docstring); by default 1 for every sequence.
 
         Returns
         -------
         self : RNNRegressor
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         Parameters
@@ -373,12 +385,15 @@ class RNNRegressor(RegressorMixin, _SequenceRNN):
             Sequences.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence in the loss (see the class
+            docstring); by default 1 for every sequence.
 
         Returns
         -------
         self : RNNRegressor
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
         y = check_array(
@@ -402,8 +417,8 @@ class RNNRegressor(RegressorMixin, _SequenceRNN):
             np.arange(n_samples), random_state=rng, test_size=self.validation_fraction
         )
 
-    def _score_raw(self, raw, targets):
-        return float(r2_score(targets, raw))
+    def _score_raw(self, raw, targets, weights=None):
+        return float(r2_score(targets, raw, sample_weight=weights))
 
     def predict(self, X):
         """Predict the targets of each sequence.

@@ -6,6 +6,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
+from sklearn.utils.validation import _check_sample_weight
 
 from ._base import BaseRNN, _cast_in_range
 from ._docs import NETWORK_PARAMETERS, SHARED_ATTRIBUTES, TRAINING_PARAMETERS
@@ -120,7 +121,9 @@ _STEP_INPUT_NOTE = """
     The loss is the BPTT loss of the seeds, the sum of every step's loss,
     divided by the number of steps of the mini-batch (so the scale of the
     gradient does not grow with the sequences' lengths); ``alpha`` is
-    scaled by that number likewise.
+    scaled by that number likewise. With ``sample_weight``, every step's
+    loss is weighted by its sequence's weight, and the sum divided by the
+    sum of the steps' weights.
 """
 
 
@@ -141,6 +144,19 @@ class _BaseStepRNN(BaseRNN):
     @staticmethod
     def _n_loss_terms(sequences):
         return int(sequences.lengths.sum())
+
+    def _step_weights(self, sample_weight, sequences):
+        """Per-sequence ``sample_weight`` given to every step, for scores."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(sample_weight, np.empty(len(sequences)),
+                                             dtype=np.float64, ensure_non_negative=True)
+        return np.repeat(sample_weight, sequences.lengths)
+
+    def _output_weights(self, sample_weight, sequences, dtype):
+        """Every step's weight (its sequence's), stored as the targets are."""
+        rows = np.repeat(sample_weight.astype(dtype), sequences.lengths)
+        return self._step_targets(rows[:, np.newaxis], sequences)
 
     def _validation_split(self, n_samples, targets, rng):
         return train_test_split(
@@ -204,7 +220,7 @@ class RNNStepClassifier(ClassifierMixin, _BaseStepRNN):
     )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to sequences ``X`` and a label per step ``y``.
 
         Parameters
@@ -214,15 +230,18 @@ class RNNStepClassifier(ClassifierMixin, _BaseStepRNN):
         y : list of array-like of shape (n_timesteps_i,), or array-like of \
 shape (n_samples, n_timesteps)
             The label of every step of every sequence.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence: every step's loss is weighted by
+            its sequence's weight. By default 1 for every sequence.
 
         Returns
         -------
         self : RNNStepClassifier
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         Parameters
@@ -234,13 +253,16 @@ shape (n_samples, n_timesteps)
         classes : array-like of shape (n_classes,), default=None
             All classes that will ever appear at any step. Required on the
             first call; ignored (but checked) on later ones.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence: every step's loss is weighted by
+            its sequence's weight. By default 1 for every sequence.
 
         Returns
         -------
         self : RNNStepClassifier
         """
         check_partial_fit_classes(self, classes)
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
         items = _per_sequence_targets(y, sequences, type(self).__name__)
@@ -258,8 +280,8 @@ shape (n_samples, n_timesteps)
     def _loss(self):
         return BinaryLogLoss if len(self.classes_) == 2 else MultinomialLogLoss
 
-    def _score_raw(self, raw, targets):
-        return accuracy_of_raw(raw, targets)
+    def _score_raw(self, raw, targets, weights=None):
+        return accuracy_of_raw(raw, targets, weights)
 
     def predict(self, X):
         """Predict the class of every step.
@@ -305,20 +327,18 @@ ndarray of shape (n_samples, n_timesteps, n_classes)
             Sequences.
         y : list of array-like or array-like
             The label of every step, as in :meth:`fit`.
-        sample_weight : None
-            Not supported: weights per sequence or per step are not defined
-            here yet.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence, given to each of its steps.
 
         Returns
         -------
         score : float
         """
-        _reject_sample_weight(sample_weight)
         predicted = self.predict(X)
         sequences = self._validate_sequences(X, reset=False)
         items = _per_sequence_targets(y, sequences, type(self).__name__)
-        return float(accuracy_score(np.concatenate(items),
-                                    np.concatenate(list(predicted))))
+        return float(accuracy_score(np.concatenate(items), np.concatenate(list(predicted)),
+                                    sample_weight=self._step_weights(sample_weight, sequences)))
 
 
 class RNNStepRegressor(RegressorMixin, _BaseStepRNN):
@@ -365,7 +385,7 @@ class RNNStepRegressor(RegressorMixin, _BaseStepRNN):
     )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to sequences ``X`` and a target per step ``y``.
 
         Parameters
@@ -375,15 +395,18 @@ class RNNStepRegressor(RegressorMixin, _BaseStepRNN):
         y : list of array-like of shape (n_timesteps_i,) or (n_timesteps_i, \
 n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
             The target of every step of every sequence.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence: every step's loss is weighted by
+            its sequence's weight. By default 1 for every sequence.
 
         Returns
         -------
         self : RNNStepRegressor
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights.
 
         Parameters
@@ -392,12 +415,15 @@ n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
             Sequences.
         y : list of array-like or array-like
             The target of every step, as in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence: every step's loss is weighted by
+            its sequence's weight. By default 1 for every sequence.
 
         Returns
         -------
         self : RNNStepRegressor
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
         items = self._checked_values(y, sequences)
@@ -431,8 +457,8 @@ n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
     def _loss(self):
         return SquaredLoss
 
-    def _score_raw(self, raw, targets):
-        return float(r2_score(targets, raw))
+    def _score_raw(self, raw, targets, weights=None):
+        return float(r2_score(targets, raw, sample_weight=weights))
 
     def predict(self, X):
         """Predict the target of every step.
@@ -464,25 +490,21 @@ n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
             Sequences.
         y : list of array-like or array-like
             The target of every step, as in :meth:`fit`.
-        sample_weight : None
-            Not supported.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each sequence, given to each of its steps.
 
         Returns
         -------
         score : float
         """
-        _reject_sample_weight(sample_weight)
         predicted = self.predict(X)
         sequences = self._validate_sequences(X, reset=False)
         items = self._checked_values(y, sequences)
-        return float(r2_score(np.concatenate(items), np.concatenate(list(predicted))))
+        return float(r2_score(np.concatenate(items), np.concatenate(list(predicted)),
+                              sample_weight=self._step_weights(sample_weight, sequences)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-
-def _reject_sample_weight(sample_weight):
-    if sample_weight is not None:
-        raise ValueError("sample_weight is not supported by the per-step estimators.")

@@ -24,7 +24,7 @@ import numpy as np
 
 
 def truncated_loss_and_gradient(network, params, sequences, targets, target_rows, loss,
-                                window, n_threads, workspace):
+                                window, n_threads, workspace, weights=None):
     """Mean loss of a mini-batch and its gradient, cut every ``window`` steps.
 
     Parameters
@@ -42,6 +42,9 @@ def truncated_loss_and_gradient(network, params, sequences, targets, target_rows
         Steps per window, at least 1.
     n_threads : int
     workspace : Workspace
+    weights : ndarray of shape (n_sequences,) or StepTargets, optional
+        Each output's weight in the loss, stored as ``targets`` are; the
+        mean is then weighted.
 
     Returns
     -------
@@ -52,9 +55,9 @@ def truncated_loss_and_gradient(network, params, sequences, targets, target_rows
     windows = _Windows(sequences.lengths, window)
     if network.head.pools_over_steps:
         return _pooled(network, params, sequences, targets, loss, windows, n_threads,
-                       workspace)
+                       workspace, weights)
     return _window_by_window(network, params, sequences, targets, target_rows, loss,
-                             windows, n_threads, workspace)
+                             windows, n_threads, workspace, weights)
 
 
 class _Windows:
@@ -87,13 +90,16 @@ def _carried(finals, active, next_active):
 
 
 def _window_by_window(network, params, sequences, targets, target_rows, loss, windows,
-                      n_threads, workspace):
+                      n_threads, workspace, weights):
     """Heads whose outputs each lie in one window: a window's outputs, loss
     and gradient are complete once it has run."""
     per_step = network.head.per_step
     # What the loss averages over: every step, or every sequence (whose
     # output is read in the window that holds its last step).
-    n_terms = int(windows.lengths.sum()) if per_step else len(windows.lengths)
+    if weights is not None:
+        n_terms = float(target_rows(weights).sum())
+    else:
+        n_terms = int(windows.lengths.sum()) if per_step else len(windows.lengths)
     total_loss = 0.0
     grad = np.zeros_like(params)
     states = None
@@ -103,9 +109,11 @@ def _window_by_window(network, params, sequences, targets, target_rows, loss, wi
         if per_step:
             # Every output of the window counts: the output layer and loss
             # run in one kernel, as untruncated (``RecurrentNetwork.forward_loss``).
+            part_weights = (None if weights is None
+                            else target_rows(windows.cut(weights, active, j))[:, 0])
             part_loss, cache = network.forward_loss(
                 params, part, target_rows(windows.cut(targets, active, j)), loss, n_terms,
-                n_threads, workspace, initial_states=states)
+                n_threads, workspace, initial_states=states, row_weights=part_weights)
             d_out = None
         else:
             out, cache = network.forward(params, part, n_threads, workspace=workspace,
@@ -117,8 +125,16 @@ def _window_by_window(network, params, sequences, targets, target_rows, loss, wi
             if not counted.any():
                 continue
             expected = targets[active[counted]]
-            part_loss, d_counted = loss.loss_and_gradient(out[counted], expected)
-            share = len(expected) / n_terms
+            if weights is None:
+                part_loss, d_counted = loss.loss_and_gradient(out[counted], expected)
+                share = len(expected) / n_terms
+            else:
+                counted_weights = weights[active[counted]]
+                if not counted_weights.any():
+                    continue
+                part_loss, d_counted = loss.loss_and_gradient(out[counted], expected,
+                                                              counted_weights)
+                share = float(counted_weights.sum()) / n_terms
             part_loss *= share
             d_out = np.zeros_like(out)
             d_out[counted] = d_counted * share
@@ -127,7 +143,8 @@ def _window_by_window(network, params, sequences, targets, target_rows, loss, wi
     return total_loss, grad
 
 
-def _pooled(network, params, sequences, targets, loss, windows, n_threads, workspace):
+def _pooled(network, params, sequences, targets, loss, windows, n_threads, workspace,
+            weights):
     """Mean or max over every step: the pool from a forward pass over all
     windows, then each window again, forward and backward."""
     is_mean = network.head.name == "mean"
@@ -158,7 +175,7 @@ def _pooled(network, params, sequences, targets, loss, windows, n_threads, works
 
     w = network.layout.views(params)
     out = pooled @ w["W_y"] + w["b_y"]
-    total_loss, d_out = loss.loss_and_gradient(out, targets)
+    total_loss, d_out = loss.loss_and_gradient(out, targets, weights)
     d_pooled = d_out @ w["W_y"].T
     grad = np.zeros_like(params)
     g = network.layout.views(grad)

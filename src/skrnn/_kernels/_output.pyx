@@ -15,7 +15,8 @@ is one task of the kernels' team (``_team.pxd``), which computes
 
 with the block's rows in cache. The losses are those of ``skrnn._losses``:
 half the squared error, the log loss of one logistic output, and the cross
-entropy of a softmax, each of a row summed over its outputs; the total is
+entropy of a softmax, each of a row summed over its outputs and weighted
+by the row's weight (one, unless weights are given); the total is
 multiplied by ``scale`` (one over what the loss averages over).
 
 Determinism: the blocks depend on the number of rows only, and their shares
@@ -67,6 +68,8 @@ cdef struct OutputJob:
     const void *packed_W_T
     const void *b
     const void *targets
+    # One weight per row, or NULL for a weight of 1 on every row.
+    const void *row_weights
     void *d_rows
     # Per block: dLoss/dW (n_in * n_out values), then dLoss/db (n_out).
     void *block_grads
@@ -84,6 +87,7 @@ def output_loss(
     const floating[:, ::1] W,
     const floating[::1] b,
     const floating[:, ::1] targets,
+    const floating[::1] row_weights,
     int loss,
     double scale,
     floating[:, ::1] d_rows,
@@ -102,6 +106,8 @@ def output_loss(
     targets : (n_rows, n_out) array
         One-hot rows for the multinomial loss, one 0/1 column for the
         binary one.
+    row_weights : (n_rows,) or (0,) array
+        Each row's weight in the loss; empty for a weight of 1 on every row.
     loss : {SQUARED_ERROR, BINARY_LOG_LOSS, MULTINOMIAL_LOG_LOSS}
     scale : float
         Multiplies the summed loss and every gradient.
@@ -115,7 +121,7 @@ def output_loss(
     Returns
     -------
     loss : float
-        ``scale`` times the sum of every row's loss.
+        ``scale`` times the sum of every row's loss (times its weight).
     """
     cdef Py_ssize_t n_rows = rows.shape[0]
     cdef int n_in = <int> rows.shape[1]
@@ -127,6 +133,8 @@ def output_loss(
     require_shape("W", W.shape[0], W.shape[1], n_in, -1)
     require_length("b", b.shape[0], n_out)
     require_shape("targets", targets.shape[0], targets.shape[1], n_rows, n_out)
+    if row_weights.shape[0] != 0:
+        require_length("row_weights", row_weights.shape[0], n_rows)
     require_shape("d_rows", d_rows.shape[0], d_rows.shape[1], n_rows, n_in)
     require_shape("g_W", g_W.shape[0], g_W.shape[1], n_in, n_out)
     require_length("g_b", g_b.shape[0], n_out)
@@ -147,6 +155,7 @@ def output_loss(
     job.n_in, job.n_out = n_in, n_out
     job.rows, job.W, job.b = &rows[0, 0], &W[0, 0], &b[0]
     job.targets, job.d_rows = &targets[0, 0], &d_rows[0, 0]
+    job.row_weights = &row_weights[0] if row_weights.shape[0] != 0 else NULL
     n_blocks = (n_rows + job.block_rows - 1) // job.block_rows
     share = (n_in + 1) * n_out
     job.block_grads = malloc(n_blocks * share * sizeof(floating))
@@ -196,18 +205,25 @@ cdef void _block(OutputJob *job, Py_ssize_t block, int worker, floating *dtype) 
     cdef const floating *Y = <const floating *> job.targets + row0 * n_out
     cdef floating *Z = <floating *> job.scratch + worker * job.block_rows * n_out
     cdef floating *share = <floating *> job.block_grads + block * (n_in + 1) * n_out
+    cdef const floating *weights = <const floating *> job.row_weights
     cdef floating scale = <floating> job.scale
-    cdef double block_loss = 0
+    cdef floating row_scale = scale
+    cdef double block_loss = 0, row_loss
     cdef int r, j
+    if weights != NULL:
+        weights += row0
     packed_gemm_bias(n, n_out, n_in, R, n_in, <const floating *> job.packed_W, b, Z, n_out)
     # The loss, and G = dLoss/dZ in place of Z.
     for r in range(n):
+        if weights != NULL:
+            row_scale = scale * weights[r]
         if job.loss == MULTINOMIAL_LOG_LOSS:
-            block_loss += _softmax_cross_entropy(&Z[r * n_out], &Y[r * n_out], n_out, scale)
+            row_loss = _softmax_cross_entropy(&Z[r * n_out], &Y[r * n_out], n_out, row_scale)
         elif job.loss == BINARY_LOG_LOSS:
-            block_loss += _logistic_log_loss(&Z[r], Y[r], scale)
+            row_loss = _logistic_log_loss(&Z[r], Y[r], row_scale)
         else:
-            block_loss += _half_squared_error(&Z[r * n_out], &Y[r * n_out], n_out, scale)
+            row_loss = _half_squared_error(&Z[r * n_out], &Y[r * n_out], n_out, row_scale)
+        block_loss += row_loss if weights == NULL else weights[r] * row_loss
     job.block_losses[block] = block_loss
     # dLoss/dR = G @ W^T, dLoss/dW's share = R^T @ G, dLoss/db's = sum of G's rows.
     packed_gemm(n, n_in, n_out, Z, n_out, <const floating *> job.packed_W_T,
