@@ -431,8 +431,11 @@ class RecurrentNetwork:
         head_targets = ws.empty("head_targets", (len(head_rows), self.n_outputs), self.dtype)
         head_order = batch.order if out_rows is None else out_rows
         np.take(targets, head_order, axis=0, out=head_targets)
-        head_weights = (np.empty(0, self.dtype) if row_weights is None
-                        else row_weights.take(head_order).astype(self.dtype, copy=False))
+        # An empty array stands for a weight of 1 on every row.
+        n_weights = 0 if row_weights is None else len(head_rows)
+        head_weights = ws.empty("head_weights", (n_weights,), self.dtype)
+        if row_weights is not None:
+            np.take(row_weights, head_order, out=head_weights)
         d_head = ws.empty("d_head", head_rows.shape, self.dtype)
         g_W = np.empty_like(w["W_y"])
         g_b = np.empty_like(w["b_y"])

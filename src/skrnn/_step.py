@@ -6,7 +6,6 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_sample_weight
 
 from ._base import BaseRNN, _cast_in_range
 from ._docs import NETWORK_PARAMETERS, SHARED_ATTRIBUTES, TRAINING_PARAMETERS
@@ -149,9 +148,8 @@ class _BaseStepRNN(BaseRNN):
         """Per-sequence ``sample_weight`` given to every step, for scores."""
         if sample_weight is None:
             return None
-        sample_weight = _check_sample_weight(sample_weight, np.empty(len(sequences)),
-                                             dtype=np.float64, ensure_non_negative=True)
-        return np.repeat(sample_weight, sequences.lengths)
+        return np.repeat(self._check_sample_weight(sample_weight, sequences),
+                         sequences.lengths)
 
     def _output_weights(self, sample_weight, sequences, dtype):
         """Every step's weight (its sequence's), stored as the targets are."""
