@@ -61,7 +61,8 @@ def _objective(estimator, X, y, sample_weight=None):
     weights = None
     if sample_weight is not None:
         weights = estimator._output_weights(
-            estimator._check_sample_weight(sample_weight, sequences), sequences, np.float64)
+            estimator._fit_weights(sample_weight, sequences, targets, False), sequences,
+            np.float64)
     return estimator._loss_and_gradient(estimator._params, sequences, targets, 2,
                                         batch_weights=weights)
 

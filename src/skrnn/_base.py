@@ -193,10 +193,23 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         """What the loss of a batch is averaged over: its sequences."""
         return len(sequences)
 
-    def _output_weights(self, sample_weight, sequences, dtype):
-        """The weight of each output, stored as the targets are: here one
-        per sequence, its ``sample_weight``."""
-        return sample_weight.astype(dtype)
+    @staticmethod
+    def _row_weights(sample_weight, sequences):
+        """Per-sequence weights given to the rows the network outputs: here
+        one row per sequence, so the weights themselves."""
+        return sample_weight
+
+    @staticmethod
+    def _output_weights(row_weights, sequences, dtype):
+        """The weight of each output row, stored as the targets are: here
+        one per sequence."""
+        return row_weights.astype(dtype)
+
+    def _weight_classes(self, row_weights, rows, incremental):
+        """``row_weights`` times the class weight of each row of one-hot
+        targets ``rows``; the classifiers' ``class_weight``. Here, with no
+        classes, ``row_weights`` as they are."""
+        return row_weights
 
     # -- input validation ----------------------------------------------------
 
@@ -292,8 +305,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         sequences = self._validate_sequences(X, reset=first_call)
         targets = self._prepare_targets(y, sequences, incremental, classes)
         check_n_batch_labels(sequences, targets)
-        if sample_weight is not None:
-            sample_weight = self._check_sample_weight(sample_weight, sequences)
+        row_weights = self._fit_weights(sample_weight, sequences, targets, incremental)
         # Train in the input's precision: float32 data gives a float32 model.
         dtype = sequences.dtype
         if not first_call and dtype != self._params.dtype:
@@ -312,9 +324,18 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self._check_same_architecture()
             if self._optimizer is None:
                 self._optimizer = self._make_optimizer()
-        weights = (None if sample_weight is None
-                   else self._output_weights(sample_weight, sequences, dtype))
+        weights = (None if row_weights is None
+                   else self._output_weights(row_weights, sequences, dtype))
         return sequences, targets, weights, n_threads
+
+    def _fit_weights(self, sample_weight, sequences, targets, incremental):
+        """The weight of each output row in the loss, float64, in the order
+        of ``_target_rows(targets)``: its sequence's ``sample_weight`` times
+        its class weight. None when neither is given (every row weighs 1)."""
+        if sample_weight is not None:
+            sample_weight = self._row_weights(
+                self._check_sample_weight(sample_weight, sequences), sequences)
+        return self._weight_classes(sample_weight, self._target_rows(targets), incremental)
 
     def _check_same_architecture(self):
         """warm_start and partial_fit continue the fitted network: refuse

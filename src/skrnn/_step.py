@@ -148,13 +148,17 @@ class _BaseStepRNN(BaseRNN):
         """Per-sequence ``sample_weight`` given to every step, for scores."""
         if sample_weight is None:
             return None
-        return np.repeat(self._check_sample_weight(sample_weight, sequences),
-                         sequences.lengths)
+        return self._row_weights(self._check_sample_weight(sample_weight, sequences),
+                                 sequences)
 
-    def _output_weights(self, sample_weight, sequences, dtype):
-        """Every step's weight (its sequence's), stored as the targets are."""
-        rows = np.repeat(sample_weight.astype(dtype), sequences.lengths)
-        return self._step_targets(rows[:, np.newaxis], sequences)
+    @staticmethod
+    def _row_weights(sample_weight, sequences):
+        """Every step's weight: its sequence's."""
+        return np.repeat(sample_weight, sequences.lengths)
+
+    def _output_weights(self, row_weights, sequences, dtype):
+        """Every step's weight, stored as the targets are."""
+        return self._step_targets(row_weights.astype(dtype)[:, np.newaxis], sequences)
 
     def _validation_split(self, n_samples, targets, rng):
         return train_test_split(
