@@ -4,7 +4,8 @@ The per-sequence estimators pass them all. The per-step estimators pass
 those that apply; the others give ``y`` one target per sample (shape
 (n_samples,) or (n_samples, n_outputs)) where these estimators need one per
 time step, and are expected to fail with the error that says so. Their
-per-step counterparts are in tests/test_step.py.
+per-step counterparts are in tests/test_step.py (class_weight's in
+tests/test_class_weight.py).
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -35,7 +36,8 @@ _PER_SAMPLE_CHECKS = [
     "check_sample_weights_shape",
 ]
 _CLASSIFIER_CHECKS = [
-    "check_classifier_data_not_an_array", "check_classifiers_classes",
+    "check_class_weight_classifiers", "check_classifier_data_not_an_array",
+    "check_classifiers_classes",
     "check_classifiers_one_label", "check_classifiers_one_label_sample_weights",
     "check_classifiers_regression_target",
     "check_classifiers_train",

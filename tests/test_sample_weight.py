@@ -11,6 +11,7 @@ from sklearn.metrics import recall_score
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
 from skrnn import RNNClassifier, RNNRegressor, RNNStepClassifier, RNNStepRegressor
+from weighted_objective import objective, repeat
 
 N_FEATURES, HIDDEN = 2, 4
 LENGTHS = [int(n) for n in np.random.RandomState(0).randint(1, 9, size=23)]
@@ -47,26 +48,6 @@ def _estimator(kind, **params):
     return cls(HIDDEN, random_state=0, **dict(head, **params))
 
 
-def _repeat(items, counts):
-    """Each item ``counts[i]`` times, in order (0 drops it)."""
-    return [item for item, k in zip(items, counts) for _ in range(k)]
-
-
-def _objective(estimator, X, y, sample_weight=None):
-    """The training objective and its gradient on all of (X, y) as one
-    mini-batch, at the estimator's current parameters."""
-    sequences = estimator._validate_sequences(X, reset=False)
-    targets = estimator._cast_targets(estimator._prepare_targets(y, sequences, False),
-                                      np.float64)
-    weights = None
-    if sample_weight is not None:
-        weights = estimator._output_weights(
-            estimator._fit_weights(sample_weight, sequences, targets, False), sequences,
-            np.float64)
-    return estimator._loss_and_gradient(estimator._params, sequences, targets, 2,
-                                        batch_weights=weights)
-
-
 @pytest.mark.parametrize("bptt_truncate", [None, 3], ids=["full", "truncated"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("kind", ESTIMATORS)
@@ -86,11 +67,11 @@ def test_integer_weights_give_the_objective_of_repeated_sequences(kind, cell, bp
         estimator.fit(X, y)
     estimator._params[...] = np.random.RandomState(3).normal(
         scale=0.5, size=estimator._params.shape)
-    repeated_y = _repeat(list(y), counts)
+    repeated_y = repeat(list(y), counts)
     if isinstance(y, np.ndarray):
         repeated_y = np.array(repeated_y)
-    weighted_loss, weighted_grad = _objective(estimator, X, y, counts)
-    repeated_loss, repeated_grad = _objective(estimator, _repeat(X, counts), repeated_y)
+    weighted_loss, weighted_grad = objective(estimator, X, y, counts)
+    repeated_loss, repeated_grad = objective(estimator, repeat(X, counts), repeated_y)
     assert weighted_loss == pytest.approx(repeated_loss, rel=1e-12)
     np.testing.assert_allclose(weighted_grad, repeated_grad, rtol=1e-12,
                                atol=1e-12 * np.abs(repeated_grad).max())
@@ -105,13 +86,13 @@ def test_equal_weights_leave_the_objective_as_it_is():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator.fit(X, y)
-    loss, grad = _objective(estimator, X, y)
-    unit_loss, unit_grad = _objective(estimator, X, y, np.ones(len(X)))
+    loss, grad = objective(estimator, X, y)
+    unit_loss, unit_grad = objective(estimator, X, y, np.ones(len(X)))
     assert unit_loss == pytest.approx(loss, rel=1e-13)
     np.testing.assert_allclose(unit_grad, grad, rtol=1e-12, atol=1e-15)
     estimator.set_params(alpha=0.0)
-    loss, grad = _objective(estimator, X, y)
-    equal_loss, equal_grad = _objective(estimator, X, y, np.full(len(X), 2.5))
+    loss, grad = objective(estimator, X, y)
+    equal_loss, equal_grad = objective(estimator, X, y, np.full(len(X), 2.5))
     assert equal_loss == pytest.approx(loss, rel=1e-13)
     np.testing.assert_allclose(equal_grad, grad, rtol=1e-12, atol=1e-15)
 
@@ -125,14 +106,14 @@ def test_fit_with_weights_equals_fit_on_repeated_sequences(kind):
     y = _targets(kind, X)
     counts = np.random.RandomState(4).randint(0, 4, size=len(X))
     counts[0] = 0
-    repeated_y = _repeat(list(y), counts)
+    repeated_y = repeat(list(y), counts)
     if kind == "multinomial":
         repeated_y = np.array(repeated_y)
     params = dict(max_iter=5, batch_size=200, shuffle=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         weighted = _estimator(kind, **params).fit(X, y, sample_weight=counts)
-        repeated = _estimator(kind, **params).fit(_repeat(X, counts), repeated_y)
+        repeated = _estimator(kind, **params).fit(repeat(X, counts), repeated_y)
     np.testing.assert_allclose(weighted._params, repeated._params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-10)
 
@@ -222,7 +203,7 @@ def test_step_scores_weight_every_step_by_its_sequence(kind):
     counts = np.random.RandomState(5).randint(0, 3, size=len(X))
     counts[0] = 1
     assert estimator.score(X, y, sample_weight=counts) == pytest.approx(
-        estimator.score(_repeat(X, counts), _repeat(list(y), counts)), rel=1e-12)
+        estimator.score(repeat(X, counts), repeat(list(y), counts)), rel=1e-12)
     assert estimator.score(X, y, sample_weight=np.ones(len(X))) == pytest.approx(
         estimator.score(X, y), rel=1e-12)
 

@@ -183,3 +183,24 @@ POOLING_PARAMETER = """
         sequences whose class shows anywhere in them; ragged batches pool
         over each sequence's real steps only.
 """
+
+
+def class_weight_parameter(sample):
+    """The classifiers' ``class_weight``, each ``sample`` (a sequence, or
+    a step) of y being one sample."""
+    return f"""
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss, ``{{label: weight}}``, as in
+        scikit-learn's classifiers: every {sample}'s loss is multiplied by
+        the weight of its class (classes left out weigh 1), and by its
+        ``sample_weight``, so a weight of k counts each {sample} of the
+        class as k copies of it. 'balanced' weighs each class inversely
+        to its frequency in ``y``, ``n_samples / (n_classes *
+        np.bincount(y))`` (``sklearn.utils.class_weight.compute_class_weight``),
+        each {sample} a sample, counted with its ``sample_weight``. With
+        ``early_stopping``, the held-out {sample}s are scored with these
+        weights too. ``partial_fit`` refuses 'balanced', as
+        ``SGDClassifier`` does: one chunk's frequencies are not the
+        stream's; pass a dict computed from a sample of the labels
+        instead.
+"""

@@ -1,5 +1,7 @@
 """RNNClassifier and RNNRegressor: a loss, an output link and predict."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
@@ -12,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import BaseRNN
 from ._docs import (
     INPUT_NOTE, NETWORK_PARAMETERS, POOLING_PARAMETER, SHARED_ATTRIBUTES,
-    TRAINING_PARAMETERS,
+    TRAINING_PARAMETERS, class_weight_parameter,
 )
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 
@@ -60,6 +62,85 @@ def check_partial_fit_classes(estimator, classes):
             f"`classes={classes!r}` is not the same as on last call to "
             f"partial_fit, was: {estimator.classes_!r}"
         )
+
+
+def class_indices(rows):
+    """The class index of each row of one-hot targets (one 0/1 column for
+    two classes)."""
+    if rows.shape[1] == 1:
+        return (rows[:, 0] > 0.5).astype(np.intp)
+    return rows.argmax(axis=1)
+
+
+def class_weighted(estimator, row_weights, rows, incremental):
+    """``row_weights`` (None: 1 for every row) times the weight
+    ``estimator.class_weight`` gives the class of each row of the one-hot
+    targets ``rows``; None when neither weighs anything."""
+    class_weight = estimator.class_weight
+    if class_weight is None:
+        return row_weights
+    index = class_indices(rows)
+    n_classes = len(estimator.classes_)
+    if isinstance(class_weight, str):  # 'balanced' (_parameter_constraints)
+        if incremental:
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: the "
+                "class frequencies of one chunk are not those of the stream. "
+                "Compute the weights from a large enough sample of the labels, "
+                "weights = compute_class_weight('balanced', classes=classes, "
+                "y=y_sample) (sklearn.utils.class_weight), and pass them as "
+                "class_weight=dict(zip(classes, weights))."
+            )
+        per_class = balanced_class_weights(index, row_weights, n_classes)
+    else:
+        per_class = class_weight_vector(class_weight, estimator.classes_)
+    weights = per_class[index]
+    if row_weights is not None:
+        weights *= row_weights
+    if not weights.any():
+        raise ValueError(
+            f"class_weight={class_weight!r}"
+            + (" gives" if row_weights is None else " and sample_weight give")
+            + " every label of y weight 0, so there is nothing to learn. "
+            "Give a class present in y a positive weight."
+        )
+    return weights
+
+
+def balanced_class_weights(index, row_weights, n_classes):
+    """scikit-learn's 'balanced' class weights, ``n_samples / (n_classes *
+    np.bincount(y))``, of rows of class ``index``, with ``row_weights``
+    (None: 1 each) counted as ``compute_class_weight`` counts
+    ``sample_weight``; n_classes counts the classes present. A class whose
+    rows all weigh 0 gets 0 rather than n / 0: its rows weigh 0 either
+    way."""
+    counts = np.bincount(index, weights=row_weights, minlength=n_classes).astype(np.float64)
+    n_present = np.count_nonzero(np.bincount(index, minlength=n_classes))
+    per_class = np.zeros(n_classes)
+    np.divide(counts.sum(), n_present * counts, out=per_class, where=counts > 0)
+    return per_class
+
+
+def class_weight_vector(class_weight, classes):
+    """The weight of each of ``classes`` in a ``{label: weight}`` dict;
+    classes it leaves out weigh 1. A ValueError names a key that is not a
+    class, or a weight that is not a non-negative finite number."""
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    unknown = [key for key in class_weight if key not in position]
+    if unknown:
+        raise ValueError(
+            f"class_weight has keys {unknown!r} that are not classes; the classes "
+            f"are {classes.tolist()!r}."
+        )
+    per_class = np.ones(len(classes))
+    for key, value in class_weight.items():
+        if not (isinstance(value, Real) and np.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"class_weight[{key!r}] is {value!r}; class weights must be "
+                "non-negative finite numbers."
+            )
+        per_class[position[key]] = value
+    return per_class
 
 
 def labels_from_raw(classes, raw):
@@ -167,6 +248,7 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
     ----------"""
         + NETWORK_PARAMETERS
         + POOLING_PARAMETER
+        + class_weight_parameter("sequence")
         + TRAINING_PARAMETERS
         + """
     Attributes
@@ -197,6 +279,77 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
     """
     )
 
+    _parameter_constraints = {
+        **_SequenceRNN._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(64,),
+        activation="tanh",
+        *,
+        cell="rnn",
+        bidirectional=False,
+        learn_initial_state=False,
+        pooling="last",
+        class_weight=None,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        clip_threshold=1.0,
+        bptt_truncate=None,
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            cell=cell,
+            bidirectional=bidirectional,
+            learn_initial_state=learn_initial_state,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            clip_threshold=clip_threshold,
+            bptt_truncate=bptt_truncate,
+            n_threads=n_threads,
+            pooling=pooling,
+        )
+        self.class_weight = class_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -247,17 +400,19 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
                          warn=True)
         return one_hot_labels(self, y, incremental, classes)
 
+    def _weight_classes(self, row_weights, rows, incremental):
+        return class_weighted(self, row_weights, rows, incremental)
+
     @property
     def _loss(self):
         return BinaryLogLoss if len(self.classes_) == 2 else MultinomialLogLoss
 
     def _validation_split(self, n_samples, targets, rng):
-        labels = targets.argmax(axis=1) if targets.shape[1] > 1 else targets[:, 0]
         return train_test_split(
             np.arange(n_samples),
             random_state=rng,
             test_size=self.validation_fraction,
-            stratify=labels,
+            stratify=class_indices(targets),
         )
 
     def _score_raw(self, raw, targets, weights=None):

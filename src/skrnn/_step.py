@@ -6,12 +6,16 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseRNN, _cast_in_range
-from ._docs import NETWORK_PARAMETERS, SHARED_ATTRIBUTES, TRAINING_PARAMETERS
+from ._docs import (
+    NETWORK_PARAMETERS, SHARED_ATTRIBUTES, TRAINING_PARAMETERS, class_weight_parameter,
+)
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 from ._rnn import (
-    accuracy_of_raw, check_partial_fit_classes, labels_from_raw, one_hot_labels,
+    accuracy_of_raw, check_partial_fit_classes, class_weighted, labels_from_raw,
+    one_hot_labels,
 )
 from ._sequences import Sequences
 
@@ -204,6 +208,7 @@ class RNNStepClassifier(ClassifierMixin, _BaseStepRNN):
     Parameters
     ----------"""
         + NETWORK_PARAMETERS
+        + class_weight_parameter("step")
         + TRAINING_PARAMETERS
         + """
     Attributes
@@ -220,6 +225,76 @@ class RNNStepClassifier(ClassifierMixin, _BaseStepRNN):
 """
         + _STEP_CLASSIFIER_EXAMPLE
     )
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(64,),
+        activation="tanh",
+        *,
+        cell="rnn",
+        bidirectional=False,
+        learn_initial_state=False,
+        class_weight=None,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        clip_threshold=1.0,
+        bptt_truncate=None,
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            cell=cell,
+            bidirectional=bidirectional,
+            learn_initial_state=learn_initial_state,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            clip_threshold=clip_threshold,
+            bptt_truncate=bptt_truncate,
+            n_threads=n_threads,
+        )
+        self.class_weight = class_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -277,6 +352,9 @@ shape (n_samples, n_timesteps)
         labels = np.concatenate(items)
         return self._step_targets(one_hot_labels(self, labels, incremental, classes),
                                   sequences)
+
+    def _weight_classes(self, row_weights, rows, incremental):
+        return class_weighted(self, row_weights, rows, incremental)
 
     @property
     def _loss(self):
