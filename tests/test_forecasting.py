@@ -11,7 +11,8 @@ from skrnn import RNNStepRegressor
 
 # The series ships with statsmodels (the test extra installs it); the
 # example needs it, skrnn does not.
-co2 = pytest.importorskip("statsmodels.datasets.co2")
+co2 = pytest.importorskip("statsmodels.datasets.co2",
+                          reason='needs statsmodels: pip install ".[test]"')
 
 
 def test_forecast_of_co2_beats_the_last_value():

@@ -46,7 +46,7 @@ def test_pickle_round_trip(kind, cell, solver):
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 @pytest.mark.parametrize("cell, solver", [("rnn", "sgd"), ("lstm", "adam")])
 def test_skops_loads_trusting_only_the_estimator_type(kind, cell, solver):
-    sio = pytest.importorskip("skops.io")
+    sio = pytest.importorskip("skops.io", reason='needs skops: pip install ".[test]"')
     est, X, y = _fitted(kind, cell, solver)
     data = sio.dumps(est)
     assert sio.get_untrusted_types(data=data) == [f"skrnn._rnn.{type(est).__name__}"]

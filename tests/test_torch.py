@@ -1,8 +1,8 @@
 """Models move to and from PyTorch through the PyTorch-named weights.
 
-Needs torch (in the ``test`` extra); without it these tests are skipped, and
-tests/test_gradients.py still checks every cell against a NumPy reference
-written from PyTorch's equations.
+Needs torch (the ``torch`` extra: ``pip install ".[test,torch]"``); without
+it these tests are skipped, and tests/test_gradients.py still checks every
+cell against a NumPy reference written from PyTorch's equations.
 """
 
 import numpy as np
@@ -12,7 +12,8 @@ import test_truncation as truncation
 from skrnn import RNNRegressor, RNNStepRegressor
 from skrnn._weights import to_torch_names
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason='the PyTorch parity tests need torch: pip install ".[test,torch]"')
 nn = torch.nn
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
