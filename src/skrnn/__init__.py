@@ -10,11 +10,12 @@ multi-threaded Cython kernels, behind the estimator API of
 from ._rnn import RNNClassifier, RNNRegressor
 from ._step import RNNStepClassifier, RNNStepRegressor
 from ._sequences import from_channels_first, from_padded
-from .exceptions import TrainingDivergedError
+from .exceptions import GradientClippingWarning, TrainingDivergedError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradientClippingWarning",
     "RNNClassifier",
     "RNNRegressor",
     "RNNStepClassifier",

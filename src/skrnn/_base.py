@@ -29,12 +29,21 @@ from ._sequences import check_finite, check_n_batch_labels, validate_sequences
 from ._threads import effective_n_threads, single_threaded_blas
 from ._truncation import truncated_loss_and_gradient
 from ._weights import from_torch_names, to_torch_names
-from .exceptions import TrainingDivergedError
+from .exceptions import GradientClippingWarning, TrainingDivergedError
 
 
 # A mini-batch loss this many times the first mini-batch's warns that the
 # fit is diverging, long before the loss overflows.
 _EXPLODING_LOSS_FACTOR = 100
+
+# A fit (or partial_fit call) whose gradient was clipped on at least this
+# fraction of its updates, and at least this many, warns: clipping has taken
+# over the step length. The first few updates of a fit are often clipped
+# before the loss falls, hence the minimum; a fraction rather than a
+# per-epoch count, so that fits of one mini-batch per epoch (small data,
+# one long series) are judged too.
+_ALWAYS_CLIPPED_FRACTION = 0.9
+_ALWAYS_CLIPPED_MIN_UPDATES = 10
 
 
 @contextmanager
@@ -414,6 +423,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         # The work arrays of every batch's passes, reused from batch to batch.
         workspace = Workspace()
         self._warned_exploding = False
+        n_updates, clipped_before = 0, self.n_clipped_steps_
         start_time = time.perf_counter()
         for _ in range(self.max_iter):
             indices = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
@@ -426,6 +436,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                                                  batch_weights, n_threads, workspace)
                 total_loss += loss * n_terms
                 total_terms += n_terms
+                n_updates += n_terms > 0  # (a batch of zero weights makes none)
 
             self.n_iter_ += 1
             self.loss_ = total_loss / total_terms
@@ -467,8 +478,25 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
+        self._warn_if_always_clipped(self.n_clipped_steps_ - clipped_before, n_updates)
         if early_stopping:
             self._params[...] = self._best_params
+
+    def _warn_if_always_clipped(self, n_clipped, n_updates):
+        """Warn when clipping rescaled nearly all of a call's updates."""
+        if (n_updates >= _ALWAYS_CLIPPED_MIN_UPDATES
+                and n_clipped >= _ALWAYS_CLIPPED_FRACTION * n_updates):
+            warnings.warn(
+                f"Gradient clipping rescaled {n_clipped} of the {n_updates} updates "
+                f"of this fit (clip_threshold={self.clip_threshold}): the gradient "
+                "was above the threshold nearly all the time. The usual cause is "
+                "data on a scale far from 1, above all a regressor's targets, which "
+                "the outputs take many updates to reach: scale them (X with "
+                "skrnn.preprocessing.SequenceScaler, y with "
+                "sklearn.compose.TransformedTargetRegressor). Else lower "
+                "learning_rate_init, or raise clip_threshold.",
+                GradientClippingWarning,
+            )
 
     def _n_weighted_terms(self, batch, batch_weights):
         """What the loss of a batch is averaged over: its sequences or

@@ -99,7 +99,10 @@ TRAINING_PARAMETERS = """
     clip_threshold : float or None, default=1.0
         Gradient clipping (Pascanu et al. 2013, Algorithm 1): when the L2
         norm of the whole gradient of a mini-batch exceeds this value, the
-        gradient is rescaled to this norm. ``None`` disables clipping.
+        gradient is rescaled to this norm. ``None`` disables clipping. A
+        fit that is clipped on at least 90% of its updates (and at least
+        10) warns with ``skrnn.GradientClippingWarning``: its data are
+        usually on a scale far from 1.
 
     bptt_truncate : int or None, default=None
         Truncated backpropagation through time: run each sequence in
