@@ -118,6 +118,10 @@ def _bad_inputs():
         ("1d", X[:, 0, 0], "Expected 2D array"),
         ("mixed_features", [X[0], X[1, :, :1]] * 20, r"same number of features.*\[1, 2\]"),
         ("3d_sequence_in_list", [X[:2], X[0]] * 20, "Sequence 0 of X is invalid: Found array with dim 3"),
+        ("strings", ["0.5"] * 40, "list as X whose item 0 is a str, '0.5': sequences are arrays"),
+        # What dask-ml's Incremental hands partial_fit for a 3-D dask array.
+        ("dask_block_name", ("array-6946102b6c2c24fb", 3, 0),
+         "name of a block of a dask array.*skrnn.dask.partial_fit_dask"),
     ]
 
 

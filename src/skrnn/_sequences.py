@@ -16,6 +16,8 @@ padded to one length (tslearn's NaN padding, Keras' zero padding) with
 :func:`from_padded`; neither is ever guessed from the data.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.utils import assert_all_finite, check_array
 from sklearn.utils.validation import validate_data
@@ -95,6 +97,8 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
             f"{estimator_name} got an empty {type(X).__name__} as X: it holds no "
             "sequences. Pass at least one."
         )
+    if isinstance(X, (list, tuple)):
+        _reject_strings(X, estimator_name)
     if _is_sequence_list(X):
         return _check_sequence_list(X, estimator_name), False
 
@@ -220,6 +224,31 @@ def check_finite(X, input_name, estimator_name, starts=None):
             "trailing all-NaN steps. A NaN within a sequence must be imputed, or "
             "the sequence removed."
         ) from None
+
+
+def _reject_strings(X, estimator_name):
+    """Raise a ValueError naming the first string among the items of the
+    list or tuple ``X``, which would otherwise fail deep in NumPy's float
+    conversion with no word of where it was."""
+    for i, item in enumerate(X):
+        if isinstance(item, (str, bytes)):
+            break
+    else:
+        return
+    message = (
+        f"{estimator_name} got a {type(X).__name__} as X whose item {i} is a "
+        f"{type(item).__name__}, {item!r:.60}: sequences are arrays of numbers."
+    )
+    if i == 0 and len(X) > 1 and all(isinstance(k, numbers.Integral) for k in X[1:]):
+        # (name, i, j, ...) is how dask names an array's blocks; dask-ml's
+        # Incremental passes such a name, not the block, for arrays of more
+        # than two dimensions.
+        message += (
+            " It looks like the name of a block of a dask array, as dask-ml's "
+            "Incremental passes for arrays of more than two dimensions: train over a "
+            "dask array of sequences with skrnn.dask.partial_fit_dask."
+        )
+    raise ValueError(message)
 
 
 def _is_plain_float_array(X):
