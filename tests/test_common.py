@@ -6,6 +6,10 @@ those that apply; the others give ``y`` one target per sample (shape
 time step, and are expected to fail with the error that says so. Their
 per-step counterparts are in tests/test_step.py (class_weight's in
 tests/test_class_weight.py).
+
+scikit-learn runs ``check_array_api_input`` (array API dispatch on, NumPy
+input: the same results) only where ``SCIPY_ARRAY_API=1`` was set before
+scipy was imported, and skips it elsewhere; tests/conftest.py sets it.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -33,7 +37,7 @@ _PER_SAMPLE_CHECKS = [
     "check_all_zero_sample_weights_error", "check_sample_weight_equivalence_on_dense_data",
     "check_sample_weights_list", "check_sample_weights_not_an_array",
     "check_sample_weights_not_overwritten", "check_sample_weights_pandas_series",
-    "check_sample_weights_shape",
+    "check_sample_weights_shape", "check_array_api_input",
 ]
 _CLASSIFIER_CHECKS = [
     "check_class_weight_classifiers", "check_classifier_data_not_an_array",
