@@ -44,6 +44,9 @@ exclude_patterns = ["_build", "_templates", "_ext"]
 # headings up to the third level get anchors, so that a page can link to
 # another's section as GitHub does ([...](user_guide.md#pooling)).
 myst_heading_anchors = 3
+# Their code blocks without a language are diagrams and equations, not code
+# to colour.
+highlight_language = "none"
 
 # -- API reference -------------------------------------------------------
 
