@@ -157,7 +157,7 @@ SHARED_ATTRIBUTES = """
         Features seen during fit: per time step for 3-D or list input; the
         number of columns (time steps) for 2-D input.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a 2-D DataFrame.
 
     weights_ : dict of str to ndarray
