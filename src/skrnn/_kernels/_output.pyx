@@ -37,6 +37,11 @@ from ._boundary cimport check_thread_count, require_length, require_shape
 from ._packed cimport free_packed, pack_weight, packed_gemm, packed_gemm_bias
 from ._team cimport team_run
 
+
+cdef extern from "_tanh.h":
+    void skrnn_exp_nonpositive(double *a, Py_ssize_t n) noexcept nogil
+    void skrnn_expf_nonpositive(float *a, Py_ssize_t n) noexcept nogil
+
 # The losses ``output_loss`` computes (``skrnn._losses`` names its own by
 # these codes).
 cpdef enum OutputLoss:
@@ -74,8 +79,10 @@ cdef struct OutputJob:
     # Per block: dLoss/dW (n_in * n_out values), then dLoss/db (n_out).
     void *block_grads
     double *block_losses
-    # Per worker: a block's raw outputs, then their gradient, in place.
+    # Per worker: a block's raw outputs, then their gradient, in place; then
+    # two values per row of the block for the softmax (``_softmax_rows``).
     void *scratch
+    Py_ssize_t scratch_per_worker
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t n_rows) noexcept nogil:
@@ -160,7 +167,8 @@ def output_loss(
     share = (n_in + 1) * n_out
     job.block_grads = malloc(n_blocks * share * sizeof(floating))
     job.block_losses = <double *> malloc(n_blocks * sizeof(double))
-    job.scratch = malloc(n_threads * job.block_rows * n_out * sizeof(floating))
+    job.scratch_per_worker = job.block_rows * (n_out + 2)
+    job.scratch = malloc(n_threads * job.scratch_per_worker * sizeof(floating))
     job.packed_W = job.packed_W_T = NULL
     try:
         job.packed_W = pack_weight(n_in, n_out, &W[0, 0], n_out, False)
@@ -203,7 +211,7 @@ cdef void _block(OutputJob *job, Py_ssize_t block, int worker, floating *dtype) 
     cdef const floating *W = <const floating *> job.W
     cdef const floating *b = <const floating *> job.b
     cdef const floating *Y = <const floating *> job.targets + row0 * n_out
-    cdef floating *Z = <floating *> job.scratch + worker * job.block_rows * n_out
+    cdef floating *Z = <floating *> job.scratch + worker * job.scratch_per_worker
     cdef floating *share = <floating *> job.block_grads + block * (n_in + 1) * n_out
     cdef const floating *weights = <const floating *> job.row_weights
     cdef floating scale = <floating> job.scale
@@ -214,16 +222,17 @@ cdef void _block(OutputJob *job, Py_ssize_t block, int worker, floating *dtype) 
         weights += row0
     packed_gemm_bias(n, n_out, n_in, R, n_in, <const floating *> job.packed_W, b, Z, n_out)
     # The loss, and G = dLoss/dZ in place of Z.
-    for r in range(n):
-        if weights != NULL:
-            row_scale = scale * weights[r]
-        if job.loss == MULTINOMIAL_LOG_LOSS:
-            row_loss = _softmax_cross_entropy(&Z[r * n_out], &Y[r * n_out], n_out, row_scale)
-        elif job.loss == BINARY_LOG_LOSS:
-            row_loss = _logistic_log_loss(&Z[r], Y[r], row_scale)
-        else:
-            row_loss = _half_squared_error(&Z[r * n_out], &Y[r * n_out], n_out, row_scale)
-        block_loss += row_loss if weights == NULL else weights[r] * row_loss
+    if job.loss == MULTINOMIAL_LOG_LOSS:
+        block_loss = _softmax_rows(Z, Y, n, n_out, weights, scale, Z + job.block_rows * n_out)
+    else:
+        for r in range(n):
+            if weights != NULL:
+                row_scale = scale * weights[r]
+            if job.loss == BINARY_LOG_LOSS:
+                row_loss = _logistic_log_loss(&Z[r], Y[r], row_scale)
+            else:
+                row_loss = _half_squared_error(&Z[r * n_out], &Y[r * n_out], n_out, row_scale)
+            block_loss += row_loss if weights == NULL else weights[r] * row_loss
     job.block_losses[block] = block_loss
     # dLoss/dR = G @ W^T, dLoss/dW's share = R^T @ G, dLoss/db's = sum of G's rows.
     packed_gemm(n, n_in, n_out, Z, n_out, <const floating *> job.packed_W_T,
@@ -249,24 +258,52 @@ cdef inline floating _log1p(floating x) noexcept nogil:
     return log1pf(x) if floating is float else log1p(x)
 
 
-cdef inline double _softmax_cross_entropy(
-    floating *z, const floating *y, int n_out, floating scale,
+cdef double _softmax_rows(
+    floating *Z, const floating *Y, int n, int n_out, const floating *weights,
+    floating scale, floating *row_sums,
 ) noexcept nogil:
-    """-sum_j y_j log softmax(z)_j; z becomes scale * (softmax(z) - y).
-    The exponentials are of z less its maximum, so none overflows."""
-    cdef floating largest = z[0], total = 0, y_total = 0, y_dot = 0, shifted
-    cdef int j
-    for j in range(1, n_out):
-        largest = max(largest, z[j])
-    for j in range(n_out):
-        shifted = z[j] - largest
-        y_dot = y_dot + y[j] * shifted
-        y_total = y_total + y[j]
-        z[j] = _exp(shifted)
-        total = total + z[j]
-    for j in range(n_out):
-        z[j] = (z[j] / total - y[j]) * scale
-    return y_total * _log(total) - y_dot
+    """The cross entropy -sum_j y_j log softmax(z)_j of n rows of n_out
+    outputs, summed (each times its weight); each row z becomes
+    scale * weight * (softmax(z) - y).
+
+    The exponentials are of z less the row's largest, so none overflows,
+    and are taken over the whole block at once: a loop over n * n_out values
+    vectorises, where one over a row's few classes does not. ``row_sums``
+    holds 2 n values: each row's sum of y_j and of y_j (z_j - largest)."""
+    cdef floating largest, shifted, total, inverse, y_total, y_dot, row_scale = scale
+    cdef floating *z
+    cdef const floating *y
+    cdef double loss = 0, row_loss
+    cdef int r, j
+    for r in range(n):
+        z, y = &Z[r * n_out], &Y[r * n_out]
+        largest = z[0]
+        for j in range(1, n_out):
+            largest = max(largest, z[j])
+        y_total = y_dot = 0
+        for j in range(n_out):
+            shifted = z[j] - largest
+            y_dot = y_dot + y[j] * shifted
+            y_total = y_total + y[j]
+            z[j] = shifted
+        row_sums[2 * r], row_sums[2 * r + 1] = y_total, y_dot
+    if floating is float:
+        skrnn_expf_nonpositive(Z, <Py_ssize_t> n * n_out)
+    else:
+        skrnn_exp_nonpositive(Z, <Py_ssize_t> n * n_out)
+    for r in range(n):
+        z, y = &Z[r * n_out], &Y[r * n_out]
+        if weights != NULL:
+            row_scale = scale * weights[r]
+        total = 0
+        for j in range(n_out):
+            total = total + z[j]
+        inverse = 1 / total
+        for j in range(n_out):
+            z[j] = (z[j] * inverse - y[j]) * row_scale
+        row_loss = row_sums[2 * r] * _log(total) - row_sums[2 * r + 1]
+        loss += row_loss if weights == NULL else weights[r] * row_loss
+    return loss
 
 
 cdef inline double _logistic_log_loss(floating *z, floating y, floating scale) noexcept nogil:

@@ -1,6 +1,8 @@
 /* tanh over an array, in place, for float and double: branch-free so that
  * the compiler vectorises the loop (libm's tanh is a scalar call costing
- * about 20 ns, which dominated the forward pass of small networks).
+ * about 20 ns, which dominated the forward pass of small networks). The
+ * same core gives exp over the non-positive arguments of a softmax, where
+ * libm's exp, called once per class of every output row, was as costly.
  *
  * Method. For a = |x| and t = expm1(-2a), which lies in (-1, 0],
  *     tanh(a) = (1 - e^{-2a}) / (1 + e^{-2a}) = -t / (2 + t),
@@ -56,19 +58,28 @@
 #define SKRNN_ALWAYS_INLINE inline
 #endif
 
+/* The array functions below are static, and each module that includes this
+ * header uses some of them only. */
+#if defined(__GNUC__)
+#define SKRNN_MAYBE_UNUSED __attribute__((unused))
+#else
+#define SKRNN_MAYBE_UNUSED
+#endif
+
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
 
-static SKRNN_ALWAYS_INLINE double skrnn_tanh_one(double x)
+/* The shared core of tanh and exp: for y <= 0 (and at least the smallest
+ * argument whose 2^n below is a normal number), returns p = expm1(r) and sets
+ * *scale = 2^n, with y = n ln2 + r as above, so that
+ *     expm1(y) = scale * p + (scale - 1)   and   exp(y) = scale * p + scale. */
+static SKRNN_ALWAYS_INLINE double skrnn_expm1_reduced(double y, double *scale)
 {
     const double LOG2E = 1.4426950408889634074;
     const double LN2_HI = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
     const double LN2_LO = 1.90821492927058770002e-10;
     const double SHIFTER = 6755399441055744.0;        /* 1.5 * 2^52 */
-    double a = fabs(x);
-    double y = -(a + a);  /* an addition, which leaves the FMA units free */
-    y = y < -44.0 ? -44.0 : y;
     double k = y * LOG2E + SHIFTER;
     double n = k - SHIFTER;
     double r = (y - n * LN2_HI) - n * LN2_LO;
@@ -88,20 +99,15 @@ static SKRNN_ALWAYS_INLINE double skrnn_tanh_one(double x)
     memcpy(&k_bits, &k, sizeof k);
     memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
     int64_t scale_bits = (k_bits - shifter_bits + 1023) << 52; /* 2^n */
-    double scale;
-    memcpy(&scale, &scale_bits, sizeof scale);
-    double t = scale * p + (scale - 1.0);
-    return copysign(-t / (2.0 + t), x);
+    memcpy(scale, &scale_bits, sizeof scale_bits);
+    return p;
 }
 
-static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
+static SKRNN_ALWAYS_INLINE float skrnn_expm1f_reduced(float y, float *scale)
 {
     const float LOG2E = 1.44269504088896341f;
     const float LN2 = 0.693147180559945309f;
     const float SHIFTER = 12582912.0f;                /* 1.5 * 2^23 */
-    float a = fabsf(x);
-    float y = -(a + a);
-    y = y < -20.0f ? -20.0f : y;
     float k = y * LOG2E + SHIFTER;
     float n = k - SHIFTER;
     float r = y - n * LN2;
@@ -115,10 +121,53 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
     memcpy(&k_bits, &k, sizeof k);
     memcpy(&shifter_bits, &SHIFTER, sizeof SHIFTER);
     int32_t scale_bits = (k_bits - shifter_bits + 127) << 23; /* 2^n */
+    memcpy(scale, &scale_bits, sizeof scale_bits);
+    return p;
+}
+
+static SKRNN_ALWAYS_INLINE double skrnn_tanh_one(double x)
+{
+    double a = fabs(x);
+    double y = -(a + a);  /* an addition, which leaves the FMA units free */
+    y = y < -44.0 ? -44.0 : y;
+    double scale;
+    double p = skrnn_expm1_reduced(y, &scale);
+    double t = scale * p + (scale - 1.0);
+    return copysign(-t / (2.0 + t), x);
+}
+
+static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
+{
+    float a = fabsf(x);
+    float y = -(a + a);
+    y = y < -20.0f ? -20.0f : y;
     float scale;
-    memcpy(&scale, &scale_bits, sizeof scale);
+    float p = skrnn_expm1f_reduced(y, &scale);
     float t = scale * p + (scale - 1.0f);
     return copysignf(-t / (2.0f + t), x);
+}
+
+/* exp(y) for y <= 0, as the softmax of the output kernel needs it (the
+ * exponent of each output less the row's largest). Clamped at -708 (float:
+ * -87), where 2^n is still a normal number: a smaller y gives exp(-708)
+ * (float: exp(-87)), below 1e-307 (1e-37), instead of a subnormal or 0.
+ * The float version's one-step range reduction (above) loses more as n
+ * grows: a softmax probability is within 2.2 ulp (double) and 4.2 ulp (float,
+ * near -80; 3 above -20) of the exact one, tests/test_output_loss.py. */
+static SKRNN_ALWAYS_INLINE double skrnn_exp_nonpositive_one(double y)
+{
+    y = y < -708.0 ? -708.0 : y;
+    double scale;
+    double p = skrnn_expm1_reduced(y, &scale);
+    return scale * p + scale;
+}
+
+static SKRNN_ALWAYS_INLINE float skrnn_expf_nonpositive_one(float y)
+{
+    y = y < -87.0f ? -87.0f : y;
+    float scale;
+    float p = skrnn_expm1f_reduced(y, &scale);
+    return scale * p + scale;
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -177,7 +226,7 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
 /* tanh in place over the first ``cols`` values of ``rows`` rows of stride
  * ``ld`` (a contiguous array is one row), in one call: a call per row of a
  * few dozen values cost an Elman prediction at hidden 32 5% of its time. */
-SKRNN_MULTIVERSION
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
 static void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
                             Py_ssize_t ld)
 {
@@ -187,7 +236,7 @@ static void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
     }
 }
 
-SKRNN_MULTIVERSION
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
 static void skrnn_tanhf_rows(float *a, Py_ssize_t rows, Py_ssize_t cols,
                              Py_ssize_t ld)
 {
@@ -195,6 +244,19 @@ static void skrnn_tanhf_rows(float *a, Py_ssize_t rows, Py_ssize_t cols,
         float *row = a + p * ld;
         SKRNN_TANH_LOOP(i, cols, row[i] = skrnn_tanhf_one(row[i]));
     }
+}
+
+/* exp in place over n contiguous values, each <= 0. */
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
+static void skrnn_exp_nonpositive(double *a, Py_ssize_t n)
+{
+    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_exp_nonpositive_one(a[i]));
+}
+
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
+static void skrnn_expf_nonpositive(float *a, Py_ssize_t n)
+{
+    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_expf_nonpositive_one(a[i]));
 }
 
 #endif
