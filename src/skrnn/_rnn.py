@@ -18,14 +18,19 @@ from ._docs import (
 )
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 
+
 def one_hot_labels(estimator, y, incremental, classes):
     """The one-hot targets of labels ``y`` (one 0/1 column for two classes);
     fits the encoding (``classes_``) on a first fit, else checks ``y``
     against it. ``classes``: those given to ``partial_fit``."""
-    check_classification_targets(y)
     first_encoding = not hasattr(estimator, "_label_binarizer") or (
         not incremental and not estimator.warm_start
     )
+    if first_encoding or np.ndim(y) != 1:
+        # Later, every label must be one of classes_, which the check
+        # against them below ensures; scikit-learn's check of the target
+        # type costs more than an epoch's loss with a label at every step.
+        check_classification_targets(y)
     if first_encoding:
         estimator._label_binarizer = LabelBinarizer().fit(classes if incremental else y)
         estimator.classes_ = estimator._label_binarizer.classes_
@@ -34,22 +39,46 @@ def one_hot_labels(estimator, y, incremental, classes):
                 "The number of classes has to be greater than one; got "
                 f"{len(estimator.classes_)} class: {estimator.classes_!r}."
             )
-    labels, index = np.unique(y, return_inverse=True)
-    unseen = np.setdiff1d(labels, estimator.classes_)
-    if len(unseen):
-        raise ValueError(
-            f"Expected only labels in classes_ = {estimator.classes_!r}, but "
-            f"got {unseen!r}"
-        )
+    class_index = _class_index(estimator.classes_, np.asarray(y).ravel())
     # The one-hot targets LabelBinarizer.transform gives (one 0/1 column
     # for two classes), built directly: its checks of y, already made
-    # above, cost more than an Elman h32 epoch's loss once per call.
-    class_index = np.searchsorted(estimator.classes_, labels)[index.ravel()]
+    # above, cost more than an Elman h32 epoch's loss once per call. 0 and 1
+    # are exact in float32, which a float32 model then reads without a cast.
     if len(estimator.classes_) == 2:
-        return (class_index == 1).astype(np.float64)[:, np.newaxis]
-    targets = np.zeros((len(y), len(estimator.classes_)))
-    targets[np.arange(len(y)), class_index] = 1
-    return targets
+        return (class_index == 1).astype(np.float32)[:, np.newaxis]
+    return np.eye(len(estimator.classes_), dtype=np.float32).take(class_index, axis=0)
+
+
+# Integer labels spanning at most this many values are encoded through a
+# lookup table, in one pass over them; others are sorted (np.unique).
+_MAX_TABLE_SPAN = 1 << 16
+
+
+def _class_index(classes, labels):
+    """The index in ``classes`` (sorted) of each of ``labels`` (1-D); a
+    ValueError names the labels that are not among them."""
+    if labels.dtype.kind == "i" and classes.dtype.kind == "i" and len(labels):
+        low = min(int(labels.min()), int(classes[0]))
+        span = max(int(labels.max()), int(classes[-1])) - low + 1
+        if span <= _MAX_TABLE_SPAN:
+            table = np.full(span, -1, np.intp)
+            table[classes - low] = np.arange(len(classes))
+            index = table[labels - low]
+            if index.min() >= 0:
+                return index
+    try:
+        found, inverse = np.unique(labels, return_inverse=True)
+    except TypeError:
+        # Labels that do not sort, such as numbers mixed with strings: the
+        # target-type check says so.
+        check_classification_targets(labels)
+        raise
+    unseen = np.setdiff1d(found, classes)
+    if len(unseen):
+        raise ValueError(
+            f"Expected only labels in classes_ = {classes!r}, but got {unseen!r}"
+        )
+    return np.searchsorted(classes, found)[inverse]
 
 
 def check_partial_fit_classes(estimator, classes):
