@@ -529,9 +529,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             # A row per step: the output layer and loss run in one kernel.
             # With a row per sequence they are a small part of an update, and
             # run in NumPy (``skrnn._losses``).
+            # The targets (StepTargets) are read where they are stored.
             loss, cache = self._network.forward_loss(
-                params, batch, self._target_rows(batch_targets), self._loss,
-                n_terms, n_threads, workspace, row_weights=row_weights)
+                params, batch, batch_targets.data, self._loss, n_terms, n_threads,
+                workspace, row_weights=row_weights, target_rows=batch_targets.row_index())
             grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
         else:
             out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)

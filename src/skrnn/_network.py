@@ -390,7 +390,8 @@ class RecurrentNetwork:
         return out, cache
 
     def forward_loss(self, params, sequences, targets, loss, n_terms, n_threads,
-                     workspace=None, initial_states=None, row_weights=None):
+                     workspace=None, initial_states=None, row_weights=None,
+                     target_rows=None):
         """A training pass's loss, with the output layer's gradients.
 
         The output layer, the loss and their gradients run in one kernel
@@ -402,8 +403,9 @@ class RecurrentNetwork:
         ----------
         params : ndarray of shape (n_params,)
         sequences : Sequences
-        targets : ndarray of the shape of ``forward``'s ``out``
-            The target of every output row, in ``out``'s order.
+        targets : ndarray of shape (n_targets, n_outputs)
+            The target of every output row, in ``out``'s order, or, with
+            ``target_rows``, where that says.
         loss : a loss of ``skrnn._losses``
         n_terms : int or float
             What the loss is averaged over: the loss and its gradient are
@@ -415,6 +417,10 @@ class RecurrentNetwork:
         row_weights : ndarray of shape (n_rows,), optional
             Each output row's weight in the loss, in ``out``'s order; by
             default 1.
+        target_rows : ndarray of shape (n_rows,), optional
+            The row of ``targets`` of each output row, in ``out``'s order:
+            the head reads the targets from where they are stored, in one
+            gather.
 
         Returns
         -------
@@ -430,7 +436,8 @@ class RecurrentNetwork:
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
         head_targets = ws.empty("head_targets", (len(head_rows), self.n_outputs), self.dtype)
         head_order = batch.order if out_rows is None else out_rows
-        np.take(targets, head_order, axis=0, out=head_targets)
+        np.take(targets, head_order if target_rows is None else target_rows[head_order],
+                axis=0, out=head_targets)
         # An empty array stands for a weight of 1 on every row.
         n_weights = 0 if row_weights is None else len(head_rows)
         head_weights = ws.empty("head_weights", (n_weights,), self.dtype)

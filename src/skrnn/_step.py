@@ -45,7 +45,11 @@ class StepTargets(Sequences):
         if len(self) == 1 or _consecutive(self.starts, self.lengths):
             start = int(self.starts[0])
             return self.data[start : start + int(self.lengths.sum())]
-        return self.data[_step_rows(self.starts, self.lengths)]
+        return self.data[self.row_index()]
+
+    def row_index(self):
+        """The row of ``data`` of every step, in the order of ``rows()``."""
+        return _step_rows(self.starts, self.lengths)
 
 
 def _consecutive(starts, lengths):
