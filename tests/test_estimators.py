@@ -106,6 +106,38 @@ def test_partial_fit_errors():
     assert three.predict_proba(X).shape == (40, 3)
 
 
+@pytest.mark.parametrize("classes", [
+    np.array([-3, 0, 5]),              # integers of a small span: a lookup table
+    np.array([-3, 0, 5, 70_000]),      # a span too wide for the table
+    np.array([-1.5, 0.0, 2.0]),
+    np.array(["cat", "dog", "eel"]),
+], ids=["small-ints", "wide-ints", "floats", "strings"])
+def test_label_encoding_gives_each_label_its_class_index(classes):
+    from skrnn._rnn import _class_index
+
+    rng = np.random.RandomState(0)
+    expected = rng.randint(0, len(classes), size=500)
+    np.testing.assert_array_equal(_class_index(classes, classes[expected]), expected)
+
+
+@pytest.mark.parametrize("unseen", [1, 99, -10, 10**9])
+def test_label_encoding_names_an_unseen_integer_label(unseen):
+    """Inside the table's span and outside it, above and below."""
+    from skrnn._rnn import _class_index
+
+    with pytest.raises(ValueError, match=rf"got array\(\[{unseen}\]\)"):
+        _class_index(np.array([-3, 0, 5]), np.array([0, 5, unseen, -3]))
+
+
+def test_later_partial_fit_rejects_labels_that_are_not_classes():
+    """After the first call, the labels are checked against classes_ only:
+    a continuous label still gets an error that names it."""
+    X, y = _sum_sign_task(n=20)
+    clf = RNNClassifier(3, max_iter=2).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"Expected only labels .* got array\(\[0.5\]\)"):
+        clf.partial_fit(X, np.where(y == 1, 0.5, y))
+
+
 def test_single_class_is_an_error():
     X, _ = _sum_sign_task(n=20)
     with pytest.raises(ValueError, match="number of classes has to be greater than one"):
