@@ -13,7 +13,14 @@ no BLAS at all.
 from cython cimport floating
 
 from ._boundary cimport require_length, require_shape
-from ._packed cimport free_packed, pack_weight, packed_gemm_bias
+from ._packed cimport SKRNN_USE_AVX512, free_packed, pack_weight, packed_gemm_bias
+
+
+def uses_avx512():
+    """Whether the packed products run on their AVX-512 path: on a CPU with
+    AVX-512F and AVX-512VL, unless SKRNN_DISABLE_AVX512 was set when the
+    kernels first ran. The two paths give bitwise the same results."""
+    return bool(SKRNN_USE_AVX512())
 
 
 def dense_forward(

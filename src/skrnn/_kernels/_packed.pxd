@@ -28,6 +28,8 @@ cdef extern from "_gemm.h" nogil:
     void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
                                   const double *packed, const double *bias,
                                   double *C, int ldc, int accumulate)
+    # Whether the products run on the AVX-512 path (see _gemm.h).
+    int SKRNN_USE_AVX512()
 
 
 cdef inline floating *_alloc_packed(int k, int n, const floating *like) except NULL nogil:
