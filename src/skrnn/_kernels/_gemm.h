@@ -156,7 +156,6 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
  * module, at its first product: the CPU must have AVX-512F and AVX-512VL,
  * and SKRNN_DISABLE_AVX512 must not be set in the environment (the tests
  * set it to compare the two paths). */
-#include <stdlib.h> /* getenv */
 #define SKRNN_GEMM_MR_512 8
 #define SKRNN_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
