@@ -24,7 +24,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_team", "_layout", "_dense", "_output", "_elman", "_lstm", "_gru", "_layer"]
+KERNELS = ["_openmp", "_team", "_layout", "_dense", "_output", "_elman", "_lstm", "_gru", "_layer",
+           "_reservoir"]
 
 BOUNDS_CHECK = os.environ.get("SKRNN_BOUNDS_CHECK", "") not in ("", "0")
 

@@ -1,6 +1,7 @@
-"""scikit-learn's common estimator checks, for every cell.
+"""scikit-learn's common estimator checks, for every cell and for the Echo
+State Networks.
 
-The per-sequence estimators pass them all. The per-step estimators pass
+The per-sequence estimators (and ``Reservoir``) pass them all. The per-step estimators pass
 those that apply; the others give ``y`` one target per sample (shape
 (n_samples,) or (n_samples, n_outputs)) where these estimators need one per
 time step, and are expected to fail with the error that says so. Their
@@ -14,7 +15,10 @@ scipy was imported, and skips it elsewhere; tests/conftest.py sets it.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrnn import RNNClassifier, RNNRegressor, RNNStepClassifier, RNNStepRegressor
+from skrnn import (
+    ESNClassifier, ESNRegressor, ESNStepClassifier, ESNStepRegressor, Reservoir,
+    RNNClassifier, RNNRegressor, RNNStepClassifier, RNNStepRegressor,
+)
 
 CELLS = ["rnn", "lstm", "gru"]
 
@@ -68,18 +72,21 @@ _WEIGHT_EQUIVALENCE = (
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, RNNStepClassifier):
+    if isinstance(estimator, (RNNStepClassifier, ESNStepClassifier)):
         names = _PER_SAMPLE_CHECKS + _CLASSIFIER_CHECKS
-    elif isinstance(estimator, RNNStepRegressor):
+    elif isinstance(estimator, (RNNStepRegressor, ESNStepRegressor)):
         names = _PER_SAMPLE_CHECKS + _REGRESSOR_CHECKS
-    else:
+    elif isinstance(estimator, (RNNClassifier, RNNRegressor)):
         return {"check_sample_weight_equivalence_on_dense_data": _WEIGHT_EQUIVALENCE}
+    else:
+        return {}
     return {name: _ONE_TARGET_PER_SAMPLE for name in names}
 
 
 @parametrize_with_checks(
     [RNNClassifier(cell=cell) for cell in CELLS] + [RNNRegressor(cell=cell) for cell in CELLS]
-    + [RNNStepClassifier(cell="lstm"), RNNStepRegressor(cell="gru")],
+    + [RNNStepClassifier(cell="lstm"), RNNStepRegressor(cell="gru")]
+    + [ESNClassifier(), ESNRegressor(), Reservoir(), ESNStepClassifier(), ESNStepRegressor()],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

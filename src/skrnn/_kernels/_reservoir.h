@@ -1,0 +1,52 @@
+/* The reservoir's per-step loops that are not products on a packed weight:
+ * the leaky-integrator update and the sparse recurrent product.
+ *
+ * skrnn_leaky_update_T(state, pre, n, leak, fresh):
+ *     state = (1 - leak) * state + leak * tanh(pre)   (fresh: state was 0)
+ * over n contiguous values, tanh taken in place in ``pre`` first.
+ *
+ * skrnn_sparse_accumulate_T(state, n_units, col_ptr, row_index, values, pre):
+ *     pre[j] += sum over k in [col_ptr[j], col_ptr[j+1]) of
+ *               state[row_index[k]] * values[k]          for j < n_units
+ * that is, pre += state @ W for one row, with W stored column by column
+ * (compressed sparse columns). Each column's terms are added in the order
+ * stored, into a sum of its own, so a row's result never depends on the
+ * other rows of its block or on the thread that computes it.
+ *
+ * With GCC on x86-64 Linux both are also compiled for AVX2 (see _tanh.h).
+ */
+#ifndef SKRNN_RESERVOIR_H
+#define SKRNN_RESERVOIR_H
+
+#include "_tanh.h"
+
+#define SKRNN_DEFINE_RESERVOIR_LOOPS(T, TANH_ONE)                                \
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED                                           \
+static void skrnn_leaky_update_##T(T *state, T *pre, Py_ssize_t n, T leak,       \
+                                   int fresh)                                    \
+{                                                                                \
+    const T keep = (T)1 - leak;                                                  \
+    for (Py_ssize_t j = 0; j < n; j++) {                                         \
+        T activated = TANH_ONE(pre[j]);                                          \
+        state[j] = fresh ? leak * activated : keep * state[j] + leak * activated; \
+    }                                                                            \
+}                                                                                \
+                                                                                 \
+SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED                                           \
+static void skrnn_sparse_accumulate_##T(const T *state, int n_units,            \
+                                        const int *col_ptr,                      \
+                                        const int *row_index, const T *values,   \
+                                        T *pre)                                  \
+{                                                                                \
+    for (int j = 0; j < n_units; j++) {                                          \
+        T sum = 0;                                                               \
+        for (int k = col_ptr[j]; k < col_ptr[j + 1]; k++)                        \
+            sum += state[row_index[k]] * values[k];                              \
+        pre[j] += sum;                                                           \
+    }                                                                            \
+}
+
+SKRNN_DEFINE_RESERVOIR_LOOPS(float, skrnn_tanhf_one)
+SKRNN_DEFINE_RESERVOIR_LOOPS(double, skrnn_tanh_one)
+
+#endif
