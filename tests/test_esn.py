@@ -60,7 +60,7 @@ def test_kernel_matches_the_equation(dtype, sparse, pooling):
     # 37 ragged sequences make three chunks, the last one partial, with
     # sequences ending at many different steps within each.
     weights = _reservoir(dtype=dtype).with_product(sparse)
-    assert weights.is_sparse == sparse
+    assert weights.uses_sparse_product(len(_ragged())) == sparse
     X = _ragged(dtype=dtype)
     sequences, _ = check_sequences(X)
     store_from = 2
@@ -126,9 +126,17 @@ def test_weights_as_asked(n_units):
     assert np.count_nonzero(weights.W_in) == round(0.3 * 2 * n_units)
     assert set(np.unique(np.abs(weights.W_in))) == {0.0, 0.5}
     np.testing.assert_array_equal(np.abs(weights.bias), 0.2)
-    # Sparse below the density threshold, dense above it.
+    # One series: sparse below the density threshold, dense above it. Many
+    # sequences: dense for reservoirs small enough for its blocks to stay
+    # in cache.
     assert weights.is_sparse
     assert not _reservoir(connectivity=0.5).is_sparse
+    assert weights.uses_sparse_product(100) == (n_units > 1024)
+    assert make_reservoir(
+        1, n_units=1200, spectral_radius=0.9, leak_rate=1.0, input_scaling=1.0,
+        bias_scaling=0.0, connectivity=0.01, input_connectivity=1.0,
+        random_state=np.random.RandomState(0), dtype=np.float32,
+    ).uses_sparse_product(100)
 
 
 def test_dense_and_sparse_products_agree():

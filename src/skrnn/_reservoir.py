@@ -24,10 +24,16 @@ POOLING_CODES = {"last": Pooling.POOL_LAST, "mean": Pooling.POOL_MEAN,
 # well.
 CHUNK_SIZE = 16
 
-# Below this fraction of nonzero entries, W's product runs sparse (per row,
-# over the stored entries) rather than dense (the packed product, which
-# does all n_units**2 multiply-adds but many times faster per entry).
+# W's product runs dense (the packed product, which does all n_units**2
+# multiply-adds, but many times faster per entry than the sparse loop) when
+# at least this fraction of W's entries are nonzero; or when the chunks
+# hold at least DENSE_FROM_ROWS sequences and the reservoir has at most
+# DENSE_UP_TO_UNITS units, where the packed product shares each block of W
+# among a chunk's rows while it sits in cache. Otherwise it runs sparse
+# (per row, over the stored entries): one long series, or large reservoirs.
 SPARSE_BELOW_DENSITY = 0.2
+DENSE_FROM_ROWS = 8
+DENSE_UP_TO_UNITS = 1024
 
 # Reservoirs up to this size take their spectral radius from all of W's
 # eigenvalues (LAPACK); larger ones from ARPACK's few largest.
@@ -35,7 +41,7 @@ DENSE_EIGENVALUES_UP_TO = 256
 
 
 class ReservoirWeights:
-    """The fixed weights of a reservoir, in the form the kernel reads.
+    """The fixed weights of a reservoir, in the forms the kernel reads.
 
     Parameters
     ----------
@@ -56,46 +62,55 @@ class ReservoirWeights:
         W = scipy.sparse.csc_array(W, dtype=self.dtype)
         W.sort_indices()
         self.W = W
-        n_units = W.shape[0]
-        if W.nnz < SPARSE_BELOW_DENSITY * n_units * n_units:
-            self._dense = np.zeros((0, 0), self.dtype)
-            self._col_ptr = W.indptr.astype(np.intc)
-            self._row_index = W.indices.astype(np.intc)
-            self._values = np.ascontiguousarray(W.data)
-        else:
-            self._dense = np.ascontiguousarray(W.toarray())
-            self._col_ptr = np.zeros(0, np.intc)
-            self._row_index = np.zeros(0, np.intc)
-            self._values = np.zeros(0, self.dtype)
+        self._forced = None
+        self._forms = {}
 
     @property
     def n_units(self):
         return self.W_in.shape[1]
 
+    def uses_sparse_product(self, n_sequences):
+        """Whether a run over ``n_sequences`` sequences multiplies by W
+        sparse (see SPARSE_BELOW_DENSITY)."""
+        if self._forced is not None:
+            return self._forced == "sparse"
+        n_units = self.n_units
+        if self.W.nnz >= SPARSE_BELOW_DENSITY * n_units * n_units:
+            return False
+        rows = min(n_sequences, CHUNK_SIZE)
+        return not (rows >= DENSE_FROM_ROWS and n_units <= DENSE_UP_TO_UNITS)
+
     @property
     def is_sparse(self):
-        """Whether the kernel multiplies by W sparse (by its stored entries)."""
-        return self._dense.shape[0] == 0
+        """Whether the product runs sparse for one sequence."""
+        return self.uses_sparse_product(1)
 
     def with_product(self, sparse):
-        """These weights with W's product forced dense or sparse (for tests)."""
+        """These weights with W's product forced sparse or dense (for tests
+        and benchmarks)."""
         copy = ReservoirWeights.__new__(ReservoirWeights)
         copy.__dict__.update(self.__dict__)
-        if sparse:
-            copy._dense = np.zeros((0, 0), self.dtype)
-            copy._col_ptr = self.W.indptr.astype(np.intc)
-            copy._row_index = self.W.indices.astype(np.intc)
-            copy._values = np.ascontiguousarray(self.W.data)
-        else:
-            copy._dense = np.ascontiguousarray(self.W.toarray())
-            copy._col_ptr = np.zeros(0, np.intc)
-            copy._row_index = np.zeros(0, np.intc)
-            copy._values = np.zeros(0, self.dtype)
+        copy._forced = "sparse" if sparse else "dense"
         return copy
 
-    def _kernel_weights(self):
-        return (self.W_in, self.bias, self._dense, self._col_ptr, self._row_index,
-                self._values, self.leak_rate)
+    def _form(self, sparse):
+        """W as the kernel reads it: (dense, col_ptr, row_index, values),
+        the unused form empty; built once and kept."""
+        if sparse not in self._forms:
+            empty_index = np.zeros(0, np.intc)
+            if sparse:
+                self._forms[sparse] = (
+                    np.zeros((0, 0), self.dtype), self.W.indptr.astype(np.intc),
+                    self.W.indices.astype(np.intc), np.ascontiguousarray(self.W.data))
+            else:
+                self._forms[sparse] = (np.ascontiguousarray(self.W.toarray()),
+                                       empty_index, empty_index,
+                                       np.zeros(0, self.dtype))
+        return self._forms[sparse]
+
+    def _kernel_weights(self, n_sequences):
+        return (self.W_in, self.bias, *self._form(self.uses_sparse_product(n_sequences)),
+                self.leak_rate)
 
     def run(self, sequences, *, store_from=0, keep_states=True, pooling=None,
             initial=None, n_threads=None):
@@ -145,7 +160,7 @@ class ReservoirWeights:
         inputs_finite = reservoir_states(
             sequences.data, np.ascontiguousarray(sequences.starts[order]),
             np.ascontiguousarray(lengths[order]), order,
-            *self._kernel_weights(), np.ascontiguousarray(initial, dtype=self.dtype),
+            *self._kernel_weights(n_seq), np.ascontiguousarray(initial, dtype=self.dtype),
             store_from, out_start, states, code, pooled, final, CHUNK_SIZE,
             effective_n_threads(n_threads),
         )
@@ -159,7 +174,8 @@ class ReservoirWeights:
         W_out = np.ascontiguousarray(W_out, dtype=self.dtype)
         generated = np.empty((start.shape[0], n_steps, W_out.shape[1]), self.dtype)
         reservoir_generate(
-            np.ascontiguousarray(start, dtype=self.dtype), *self._kernel_weights(),
+            np.ascontiguousarray(start, dtype=self.dtype),
+            *self._kernel_weights(start.shape[0]),
             W_out, np.ascontiguousarray(b_out, dtype=self.dtype), generated,
             CHUNK_SIZE, effective_n_threads(n_threads),
         )
@@ -170,41 +186,50 @@ def make_reservoir(n_features, *, n_units, spectral_radius, leak_rate, input_sca
                    bias_scaling, connectivity, input_connectivity, random_state, dtype):
     """Draw a reservoir's weights (reservoirpy's distributions, see the
     module docstring) from ``random_state`` (a RandomState)."""
-    W = _sparse_random((n_units, n_units), connectivity, random_state,
-                       lambda size: random_state.standard_normal(size))
-    radius = spectral_radius_of(W, random_state)
+    # A Generator seeded from random_state: its choice without replacement
+    # draws the nonzero places without shuffling all n_units**2 of them.
+    rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    W = _sparse_random((n_units, n_units), connectivity, rng, rng.standard_normal)
+    radius = spectral_radius_of(W, rng)
     if radius > 0:
         W = W * (spectral_radius / radius)
-    W_in = _sparse_random((n_features, n_units), input_connectivity, random_state,
-                          lambda size: random_state.choice([-1.0, 1.0], size=size))
+    W_in = _sparse_random((n_features, n_units), input_connectivity, rng,
+                          lambda size: rng.choice([-1.0, 1.0], size=size))
     W_in = W_in.toarray() * input_scaling
-    bias = random_state.choice([-1.0, 1.0], size=n_units) * bias_scaling
+    bias = rng.choice([-1.0, 1.0], size=n_units) * bias_scaling
     return ReservoirWeights(W_in, bias, W, leak_rate, dtype)
 
 
-def _sparse_random(shape, density, random_state, sample):
+def _sparse_random(shape, density, rng, sample):
     """A sparse array of ``shape`` with round(density * size) entries drawn
     by ``sample(size)`` at distinct random places."""
     size = shape[0] * shape[1]
     nnz = int(round(density * size))
-    places = random_state.choice(size, size=nnz, replace=False) if nnz < size else (
-        np.arange(size))
+    places = rng.choice(size, size=nnz, replace=False, shuffle=False)
     rows, cols = np.divmod(places, shape[1])
     return scipy.sparse.csc_array((sample(nnz), (rows, cols)), shape=shape)
 
 
-def spectral_radius_of(W, random_state):
+# ARPACK's Krylov subspace. Its default (20 vectors for one eigenvalue)
+# can settle on an eigenvalue inside the spectrum of a random reservoir,
+# whose eigenvalues crowd the edge of a disc; 64 found the largest in
+# every case tried, in fewer iterations.
+ARPACK_VECTORS = 64
+
+
+def spectral_radius_of(W, rng):
     """The largest absolute eigenvalue of the square sparse array ``W``."""
     n = W.shape[0]
     if W.nnz == 0:
         return 0.0
     if n <= DENSE_EIGENVALUES_UP_TO:
         return float(np.max(np.abs(np.linalg.eigvals(W.toarray()))))
-    # A start vector from random_state keeps ARPACK's answer reproducible.
-    start = random_state.uniform(-1, 1, size=n)
+    # A start vector from rng keeps ARPACK's answer reproducible.
+    start = rng.uniform(-1, 1, size=n)
     try:
-        values = eigs(W.astype(np.float64), k=1, which="LM", v0=start,
-                      maxiter=20 * n, return_eigenvectors=False)
+        values = eigs(W.astype(np.float64), k=1, which="LM", v0=start, tol=1e-10,
+                      ncv=min(n - 1, ARPACK_VECTORS), maxiter=20 * n,
+                      return_eigenvectors=False)
     except ArpackNoConvergence as error:
         if len(error.eigenvalues) == 0:
             return float(np.max(np.abs(np.linalg.eigvals(W.toarray()))))
