@@ -46,6 +46,16 @@ _ALWAYS_CLIPPED_FRACTION = 0.9
 _ALWAYS_CLIPPED_MIN_UPDATES = 10
 
 
+def check_sequence_weights(sample_weight, sequences):
+    """``sample_weight`` as float64, one per sequence, non-negative and
+    finite, not all zero (scikit-learn's check and messages)."""
+    sample_weight = _check_sample_weight(sample_weight, np.empty(len(sequences)),
+                                         dtype=np.float64, ensure_non_negative=True)
+    if not sample_weight.any():  # (as recent scikit-learn versions check)
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
+
+
 @contextmanager
 def _unchanged_on_error(estimator):
     """Put back every attribute of ``estimator`` if the body raises.
@@ -280,13 +290,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _check_sample_weight(self, sample_weight, sequences):
-        """``sample_weight`` as float64, one per sequence, non-negative and
-        finite, not all zero (scikit-learn's check and messages)."""
-        sample_weight = _check_sample_weight(sample_weight, np.empty(len(sequences)),
-                                             dtype=np.float64, ensure_non_negative=True)
-        if not sample_weight.any():  # (as recent scikit-learn versions check)
-            raise ValueError("Sample weights must contain at least one non-zero number.")
-        return sample_weight
+        return check_sequence_weights(sample_weight, sequences)
 
     def _prepare_fit(self, X, y, sample_weight, incremental, classes):
         """Check every argument of a fit and set up what it trains."""

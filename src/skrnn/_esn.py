@@ -19,13 +19,16 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import _unchanged_on_error
+from ._base import _unchanged_on_error, check_sequence_weights
 from ._readout import RidgeReadout
 from ._reservoir import make_reservoir
+from ._rnn import check_partial_fit_classes
 from ._sequences import Sequences, check_n_batch_labels, validate_sequences
-from ._step import _came_as_array, _per_sequence_targets, _split_by_sequence
+from ._step import (
+    _came_as_array, _per_sequence_targets, _split_by_sequence, checked_step_values,
+)
 
 RESERVOIR_PARAMETERS = """
     n_units : int, default=100
@@ -206,7 +209,7 @@ class _BaseESN(BaseEstimator):
         with _unchanged_on_error(self):
             sequences = self._sequences(X, reset=first)
             if sample_weight is not None:
-                sample_weight = _checked_weights(sample_weight, sequences)
+                sample_weight = check_sequence_weights(sample_weight, sequences)
             self._check_lengths(sequences)
             targets = self._targets(y, sequences, first, classes)
             if first:
@@ -219,7 +222,7 @@ class _BaseESN(BaseEstimator):
                 raise ValueError(
                     f"y has {targets.shape[1]} outputs, but the model was fitted "
                     f"with {readout.n_outputs}.")
-            readout = _copy_readout(readout)
+            readout = readout.copy()
             readout.add(features, targets, row_weights)
             coef, intercept = readout.solve(self.alpha)
         self._readout = readout
@@ -243,23 +246,6 @@ class _BaseESN(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
-
-
-def _checked_weights(sample_weight, sequences):
-    """``sample_weight``, one per sequence, as the recurrent estimators check it."""
-    weights = _check_sample_weight(sample_weight, np.empty(len(sequences)),
-                                   dtype=np.float64, ensure_non_negative=True)
-    if not weights.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return weights
-
-
-def _copy_readout(readout):
-    copy = RidgeReadout.__new__(RidgeReadout)
-    copy.gram = readout.gram.copy()
-    copy.moments = readout.moments.copy()
-    copy.total_weight = readout.total_weight
-    return copy
 
 
 # -- one output per sequence ---------------------------------------------------
@@ -330,10 +316,6 @@ def _encode_labels(estimator, y, first, classes):
         estimator._binarizer = binarizer
         estimator.classes_ = binarizer.classes_
     else:
-        if classes is not None and not np.array_equal(
-                np.unique(classes), estimator.classes_):
-            raise ValueError(f"classes={np.unique(classes)!r} is not the same as on the "
-                             f"first call to partial_fit, {estimator.classes_!r}.")
         unseen = np.setdiff1d(np.unique(y), estimator.classes_)
         if len(unseen):
             raise ValueError(f"y holds labels {unseen!r} that are not among the classes "
@@ -422,8 +404,7 @@ class ESNClassifier(ClassifierMixin, _SequenceESN):
         -------
         self : ESNClassifier
         """
-        if not hasattr(self, "_readout") and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
+        check_partial_fit_classes(self, classes)
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, sequences, first, classes):
@@ -622,7 +603,7 @@ class _StepESN(_BaseESN):
         sequences = self._sequences(X, reset=False)
         items = targets_of(y, sequences)
         weights = None if sample_weight is None else np.repeat(
-            _checked_weights(sample_weight, sequences), sequences.lengths)
+            check_sequence_weights(sample_weight, sequences), sequences.lengths)
         return float(metric(np.concatenate(items), np.concatenate(list(predicted)),
                             sample_weight=weights))
 
@@ -707,8 +688,7 @@ shape (n_samples, n_timesteps)
         -------
         self : ESNStepClassifier
         """
-        if not hasattr(self, "_readout") and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
+        check_partial_fit_classes(self, classes)
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, sequences, first, classes):
@@ -850,16 +830,7 @@ n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _values(self, y, sequences):
-        items = self._step_items(y, sequences)
-        ndims = {item.ndim for item in items}
-        widths = {item.shape[1] for item in items if item.ndim == 2}
-        if not ndims <= {1, 2} or len(ndims) > 1 or len(widths) > 1:
-            raise ValueError(
-                "Every y[i] must have shape (n_timesteps_i,) or (n_timesteps_i, "
-                "n_outputs) with the same n_outputs; got shapes "
-                f"{sorted({item.shape[1:] for item in items})} after the step axis.")
-        return [check_array(item, ensure_2d=False, dtype=(np.float64, np.float32),
-                            input_name=f"y[{i}]") for i, item in enumerate(items)]
+        return checked_step_values(y, sequences, type(self).__name__)
 
     def _targets(self, y, sequences, first, classes):
         items = self._values(y, sequences)

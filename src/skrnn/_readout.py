@@ -38,6 +38,13 @@ class RidgeReadout:
     def n_outputs(self):
         return self.moments.shape[1]
 
+    def copy(self):
+        """An independent copy, to add rows to without changing this one."""
+        copy = RidgeReadout.__new__(RidgeReadout)
+        copy.gram, copy.moments = self.gram.copy(), self.moments.copy()
+        copy.total_weight = self.total_weight
+        return copy
+
     def add(self, F, Y, weights=None):
         """Add the rows F (n, n_features) with targets Y (n, n_outputs) and
         optional weights (n,)."""

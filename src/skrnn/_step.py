@@ -99,6 +99,23 @@ def _per_sequence_targets(y, sequences, estimator_name):
     return items
 
 
+def checked_step_values(y, sequences, estimator_name):
+    """The per-step real targets of each sequence, each validated: all of
+    shape (n_timesteps_i,) or all (n_timesteps_i, n_outputs)."""
+    items = _per_sequence_targets(y, sequences, estimator_name)
+    ndims = {item.ndim for item in items}
+    widths = {item.shape[1] for item in items if item.ndim == 2}
+    if not ndims <= {1, 2} or len(ndims) > 1 or len(widths) > 1:
+        raise ValueError(
+            f"Every y[i] must have shape (n_timesteps_i,) or (n_timesteps_i, "
+            f"n_outputs) with the same n_outputs; got shapes "
+            f"{sorted({item.shape[1:] for item in items})} after the step axis."
+        )
+    return [check_array(item, ensure_2d=False, dtype=(np.float64, np.float32),
+                        input_name=f"y[{i}]")
+            for i, item in enumerate(items)]
+
+
 def _split_by_sequence(values, lengths, as_array):
     """Per-step rows cut into one array per sequence: a list, or, when X
     was an array (all sequences of one length), one array stacked on a
@@ -523,19 +540,7 @@ n_outputs), or array-like of shape (n_samples, n_timesteps[, n_outputs])
         return self._step_targets(rows.reshape(len(rows), -1), sequences)
 
     def _checked_values(self, y, sequences):
-        """The per-step targets of each sequence, each validated."""
-        items = _per_sequence_targets(y, sequences, type(self).__name__)
-        ndims = {item.ndim for item in items}
-        widths = {item.shape[1] for item in items if item.ndim == 2}
-        if not ndims <= {1, 2} or len(ndims) > 1 or len(widths) > 1:
-            raise ValueError(
-                f"Every y[i] must have shape (n_timesteps_i,) or (n_timesteps_i, "
-                f"n_outputs) with the same n_outputs; got shapes "
-                f"{sorted({item.shape[1:] for item in items})} after the step axis."
-            )
-        return [check_array(item, ensure_2d=False, dtype=(np.float64, np.float32),
-                            input_name=f"y[{i}]")
-                for i, item in enumerate(items)]
+        return checked_step_values(y, sequences, type(self).__name__)
 
     @property
     def _loss(self):

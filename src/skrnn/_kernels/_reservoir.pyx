@@ -29,7 +29,7 @@ from libc.string cimport memcpy, memset
 from ._boundary cimport check_thread_count, require_length, require_shape
 from ._chunks cimport gather_step_inputs, n_running
 from ._packed cimport free_packed, pack_weight, packed_gemm, packed_gemm_bias
-from ._team cimport team_run
+from ._team cimport team_run, team_task
 
 
 cdef extern from "_reservoir.h":
@@ -160,6 +160,7 @@ def reservoir_states(
     cdef int inputs_finite = 1
     cdef bint sparse = W.shape[0] == 0
     _check_weights(W_in, b, W, col_ptr, row_index, values, n_units)
+    require_shape("W_in", W_in.shape[0], W_in.shape[1], X.shape[1], n_units)
     _check_sequences(input_start, seq_len, seq_row, X.shape[0], store_from, chunk_size,
                      n_threads, leak)
     require_shape("final", final.shape[0], final.shape[1], n_seq, n_units)
@@ -183,14 +184,9 @@ def reservoir_states(
     if n_seq == 0:
         return True
 
-    memset(&job, 0, sizeof(ReservoirJob))
-    job.is_double = floating is double
-    job.n_seq, job.chunk_size = n_seq, chunk_size
-    job.n_in, job.n_units = <int> X.shape[1], <int> n_units
-    job.leak = leak
+    _init_job(&job, W_in, b, col_ptr, row_index, values, sparse, leak, n_seq, chunk_size)
     job.X = &X[0, 0] if X.shape[0] > 0 else NULL
     job.input_start, job.seq_len, job.seq_row = &input_start[0], &seq_len[0], &seq_row[0]
-    job.b = &b[0]
     job.initial = &initial[0, 0] if initial.shape[0] > 0 else NULL
     job.store_from = store_from
     if states.shape[0] > 0:
@@ -198,24 +194,15 @@ def reservoir_states(
     job.pooling = pooling
     job.pooled = &pooled[0, 0] if pooling != NO_POOLING else NULL
     job.final = &final[0, 0]
-    _set_sparse_weight(&job, col_ptr, row_index, values, sparse)
     # Scratch per worker: the step's inputs, pre-activations, states and
     # pooling accumulators of a chunk's rows.
     job.work_stride = chunk_size * (X.shape[1] + 3 * n_units)
     n_chunks = (n_seq + chunk_size - 1) // chunk_size
-    n_threads = <int> min(n_threads, n_chunks)
-    job.work = malloc(n_threads * job.work_stride * sizeof(floating))
     job.chunk_inputs_finite = <char *> malloc(n_chunks)
     try:
-        if job.work == NULL or job.chunk_inputs_finite == NULL:
+        if job.chunk_inputs_finite == NULL:
             raise MemoryError("cannot allocate the reservoir's work arrays")
-        job.packed_W_in = pack_weight(<int> X.shape[1], <int> n_units, &W_in[0, 0],
-                                      <int> n_units, False)
-        if not sparse:
-            job.packed_W = pack_weight(<int> n_units, <int> n_units, &W[0, 0],
-                                       <int> n_units, False)
-        with nogil:
-            team_run(n_threads, n_chunks, _run_task, &job)
+        _pack_and_run(&job, W_in, W, n_threads, _run_task)
         for c in range(n_chunks):
             inputs_finite &= job.chunk_inputs_finite[c]
     finally:
@@ -258,7 +245,6 @@ def reservoir_generate(
     cdef Py_ssize_t n_seq = start.shape[0]
     cdef Py_ssize_t n_units = W_in.shape[1]
     cdef Py_ssize_t n_out = W_out.shape[1]
-    cdef Py_ssize_t n_chunks
     cdef bint sparse = W.shape[0] == 0
     _check_weights(W_in, b, W, col_ptr, row_index, values, n_units)
     require_shape("start", start.shape[0], start.shape[1], -1, n_units)
@@ -274,47 +260,59 @@ def reservoir_generate(
     if n_seq == 0 or generated.shape[1] == 0:
         return
 
-    memset(&job, 0, sizeof(ReservoirJob))
-    job.is_double = floating is double
-    job.n_seq, job.chunk_size = n_seq, chunk_size
-    job.n_in, job.n_units = <int> n_out, <int> n_units
-    job.leak = leak
-    job.b = &b[0]
+    _init_job(&job, W_in, b, col_ptr, row_index, values, sparse, leak, n_seq, chunk_size)
     job.initial = &start[0, 0]
     job.b_out = &b_out[0]
     job.n_out = <int> n_out
     job.n_steps = generated.shape[1]
     job.generated = &generated[0, 0, 0]
-    _set_sparse_weight(&job, col_ptr, row_index, values, sparse)
     job.work_stride = chunk_size * (n_out + 2 * n_units)
-    n_chunks = (n_seq + chunk_size - 1) // chunk_size
-    n_threads = <int> min(n_threads, n_chunks)
-    job.work = malloc(n_threads * job.work_stride * sizeof(floating))
     try:
-        if job.work == NULL:
-            raise MemoryError("cannot allocate the reservoir's work arrays")
-        job.packed_W_in = pack_weight(<int> n_out, <int> n_units, &W_in[0, 0],
-                                      <int> n_units, False)
         job.packed_W_out = pack_weight(<int> n_units, <int> n_out, &W_out[0, 0],
                                        <int> n_out, False)
-        if not sparse:
-            job.packed_W = pack_weight(<int> n_units, <int> n_units, &W[0, 0],
-                                       <int> n_units, False)
-        with nogil:
-            team_run(n_threads, n_chunks, _generate_task, &job)
+        _pack_and_run(&job, W_in, W, n_threads, _generate_task)
     finally:
         _free_job(&job, <floating *> NULL)
 
 
-cdef void _set_sparse_weight(
-    ReservoirJob *job, const int[::1] col_ptr, const int[::1] row_index,
-    const floating[::1] values, bint sparse,
+cdef void _init_job(
+    ReservoirJob *job, const floating[:, ::1] W_in, const floating[::1] b,
+    const int[::1] col_ptr, const int[::1] row_index, const floating[::1] values,
+    bint sparse, double leak, Py_ssize_t n_seq, Py_ssize_t chunk_size,
 ) noexcept:
-    """Point ``job`` at W by columns, for the sparse product."""
+    """Zero ``job``, then set what every run reads: the dtype, the chunks,
+    the reservoir's sizes, leak and bias, and W by columns if sparse."""
+    memset(job, 0, sizeof(ReservoirJob))
+    job.is_double = floating is double
+    job.n_seq, job.chunk_size = n_seq, chunk_size
+    job.n_in, job.n_units = <int> W_in.shape[0], <int> W_in.shape[1]
+    job.leak = leak
+    job.b = &b[0]
     if sparse:
         job.col_ptr = &col_ptr[0]
         job.row_index = &row_index[0] if row_index.shape[0] else NULL
         job.values = &values[0] if values.shape[0] else NULL
+
+
+cdef int _pack_and_run(
+    ReservoirJob *job, const floating[:, ::1] W_in, const floating[:, ::1] W,
+    int n_threads, team_task task,
+) except -1:
+    """Give each worker its scratch (``job.work_stride`` values), pack W_in
+    and, for the dense product, W, and run ``task`` on every chunk. The
+    caller frees the job (``_free_job``), whether or not this raises."""
+    cdef Py_ssize_t n_chunks = (job.n_seq + job.chunk_size - 1) // job.chunk_size
+    cdef int n = job.n_units
+    n_threads = <int> min(n_threads, n_chunks)
+    job.work = malloc(n_threads * job.work_stride * sizeof(floating))
+    if job.work == NULL:
+        raise MemoryError("cannot allocate the reservoir's work arrays")
+    job.packed_W_in = pack_weight(job.n_in, n, &W_in[0, 0], n, False)
+    if job.col_ptr == NULL:
+        job.packed_W = pack_weight(n, n, &W[0, 0], n, False)
+    with nogil:
+        team_run(n_threads, n_chunks, task, job)
+    return 0
 
 
 cdef int _check_weights(
