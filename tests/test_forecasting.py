@@ -73,9 +73,11 @@ def test_unscaled_sunspots_are_clipped_on_every_update_and_warn():
     def rmse(predicted):
         return float(np.sqrt(np.mean((predicted - actual) ** 2)))
 
-    # Measured: 38.8 against 33.3 for the last value, 400 of 400 clipped.
+    # Measured: 38.8 against 33.3 for the last value, every update clipped
+    # (400 of 400 on one CPU; on another, whose BLAS rounds the weight
+    # gradients otherwise, 334 of 334, the loss having stopped improving).
     unscaled, model, clipping = forecast(0.0, 1.0)
-    assert model.n_clipped_steps_ == model.n_iter_ == 400
+    assert model.n_clipped_steps_ == model.n_iter_ > 100
     assert len(clipping) == 1
     assert unscaled > rmse(last_value)
     # Measured: 19.6, after 91 epochs.
