@@ -1,11 +1,20 @@
-"""The kernels' instruction-set paths give bitwise the same results.
+"""Every instruction-set path of the kernels.
 
-On a CPU with AVX-512 the packed products (``_kernels/_gemm.h``) run on
-their AVX-512 path, unless ``SKRNN_DISABLE_AVX512`` is set, which a child
-process here does: trained weights and predictions must match the parent's
-bit for bit. Elsewhere both processes run the AVX2 (or baseline) path and
-the comparison checks that the variable changes nothing. Every other test
-of the suite runs on the path the machine selects.
+With GCC on x86-64 each loop of the kernels is compiled for AVX-512, for
+AVX2 with FMA and for the baseline, and the widest the CPU has runs, unless
+the environment variable ``SKRNN_ISA`` names a narrower one
+(``src/skrnn/_kernels/_isa.h``). One machine runs them all here, each in a
+child process with ``SKRNN_ISA`` set:
+
+- the path chosen is the CPU's widest, capped by ``SKRNN_ISA``;
+- the AVX2 path gives bitwise the weights and predictions of the CPU's own
+  (AVX-512 where the CPU has it): RNN, LSTM and GRU, per sequence and per
+  step, on ragged batches, and the reservoir's dense and sparse products;
+- on the AVX2 and the baseline paths, the gradient checks, the NumPy
+  reference of the cells and of the reservoir, the output kernel's accuracy
+  and the thread-count invariance tests pass, as the rest of the suite
+  checks them on the CPU's own path. (On a CPU without AVX-512 the AVX2
+  child repeats the CPU's own path.)
 """
 
 import hashlib
@@ -19,8 +28,10 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skrnn import RNNClassifier, RNNStepRegressor
-from skrnn._kernels._dense import uses_avx512
+from skrnn import ESNStepRegressor, RNNClassifier, RNNStepRegressor
+from skrnn._kernels._dense import instruction_set
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 CONFIGURATIONS = [
     # (estimator, cell, dtype, hidden_layer_sizes, bidirectional)
@@ -31,11 +42,19 @@ CONFIGURATIONS = [
     ("step", "gru", "float64", (19, 35), False),
 ]
 
+# The modules whose tests every path must pass.
+PATH_TESTS = ["test_gradients.py", "test_cells.py", "test_threads.py", "test_output_loss.py",
+              "test_esn.py", "test_truncation.py"]
+
+LEVELS = ["baseline", "avx2", "avx512"]
+
 
 def _fingerprints():
     """A digest of the weights and predictions of a short fit of each
     configuration: hidden sizes off the panel width (16 floats, 8 doubles)
-    and a ragged batch, so that partial panels and partial row blocks run."""
+    and a ragged batch, so that partial panels and partial row blocks run;
+    and of a reservoir's states through its sparse product (one sequence)
+    and its dense one (many), and a closed-loop generation."""
     rng = np.random.RandomState(0)
     lengths = rng.randint(3, 30, size=70)
     X = [rng.normal(size=(n, 5)) for n in lengths]
@@ -57,43 +76,62 @@ def _fingerprints():
         digest = hashlib.sha256(np.ascontiguousarray(est._params).tobytes())
         digest.update(np.ascontiguousarray(out).tobytes())
         digests[f"{kind}-{cell}-{dtype}"] = digest.hexdigest()
+    series = np.sin(np.arange(300) / 7.0).reshape(1, -1, 1)
+    windows = [x[:, :1] for x in X[:40]]
+    for dtype in ("float32", "float64"):
+        s = series.astype(dtype)
+        esn = ESNStepRegressor(n_units=70, bias_scaling=0.5, random_state=0, n_threads=2)
+        esn.fit(s[:, :-1], s[:, 1:])  # one sequence: the sparse product
+        # Many sequences at once: the dense product.
+        many = esn.predict([w.astype(dtype) for w in windows])
+        outputs = [esn.predict(s), *many, esn.generate(s[:, :50], 30)]
+        digest = hashlib.sha256()
+        for out in outputs:
+            digest.update(np.ascontiguousarray(out).tobytes())
+        digests[f"esn-{dtype}"] = digest.hexdigest()
     return digests
 
 
-def _cpu_has_avx512():
+def _child(code, level):
+    env = dict(os.environ, SKRNN_ISA=level)
+    return subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                          capture_output=True, text=True, cwd=TESTS).stdout
+
+
+def _cpu_level():
+    """The widest level this CPU has, from /proc/cpuinfo, or None."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next(line for line in f if line.startswith("flags")).split()
+            flags = set(next(line for line in f if line.startswith("flags")).split())
     except (OSError, StopIteration):
         return None
-    return "avx512f" in flags and "avx512vl" in flags
+    if not {"avx2", "fma", "bmi2"} <= flags:
+        return "baseline"
+    avx512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    return "avx512" if avx512 <= flags else "avx2"
 
 
-def test_the_avx512_path_is_chosen_where_the_cpu_has_it():
-    has = _cpu_has_avx512()
-    expected = has if has is not None else uses_avx512()
-    assert uses_avx512() == expected
-    child = _child("from skrnn._kernels._dense import uses_avx512; print(uses_avx512())",
-                   disable=True)
-    assert child.strip() == "False"
+def test_the_widest_path_the_cpu_has_is_chosen_unless_capped():
+    native = _cpu_level() or instruction_set()
+    assert instruction_set() == native
+    code = "from skrnn._kernels._dense import instruction_set; print(instruction_set())"
+    for cap in LEVELS:
+        expected = LEVELS[min(LEVELS.index(cap), LEVELS.index(native))]
+        assert _child(code, cap).strip() == expected
 
 
-def _child(code, disable):
-    env = dict(os.environ)
-    if disable:
-        env["SKRNN_DISABLE_AVX512"] = "1"
-    else:
-        env.pop("SKRNN_DISABLE_AVX512", None)
-    return subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                          capture_output=True, text=True).stdout
-
-
-def test_training_and_prediction_are_bitwise_the_same_on_each_path():
+def test_the_avx2_path_gives_bitwise_the_results_of_the_cpus_own():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         here = _fingerprints()
-    code = ("import json, warnings, sys; sys.path.insert(0, %r); "
-            "warnings.simplefilter('ignore'); "
-            "from test_isa_paths import _fingerprints; print(json.dumps(_fingerprints()))"
-            % os.path.dirname(__file__))
-    assert json.loads(_child(code, disable=True).strip().splitlines()[-1]) == here
+    code = ("import json, warnings; warnings.simplefilter('ignore'); "
+            "from test_isa_paths import _fingerprints; print(json.dumps(_fingerprints()))")
+    assert json.loads(_child(code, "avx2").strip().splitlines()[-1]) == here
+
+
+@pytest.mark.parametrize("level", ["avx2", "baseline"])
+def test_the_numerical_tests_pass_on_each_path(level):
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PATH_TESTS],
+        env=dict(os.environ, SKRNN_ISA=level), cwd=TESTS, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -13,14 +13,23 @@ no BLAS at all.
 from cython cimport floating
 
 from ._boundary cimport require_length, require_shape
-from ._packed cimport SKRNN_USE_AVX512, free_packed, pack_weight, packed_gemm_bias
+from ._packed cimport (
+    SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, pack_weight, packed_gemm_bias,
+    skrnn_isa_level,
+)
 
 
-def uses_avx512():
-    """Whether the packed products run on their AVX-512 path: on a CPU with
-    AVX-512F and AVX-512VL, unless SKRNN_DISABLE_AVX512 was set when the
-    kernels first ran. The two paths give bitwise the same results."""
-    return bool(SKRNN_USE_AVX512())
+def instruction_set():
+    """The instruction set the kernels' loops run on: ``"avx512"``,
+    ``"avx2"`` (with FMA) or ``"baseline"`` (what the compiler targets by
+    default). The widest the CPU has, unless the environment variable
+    ``SKRNN_ISA`` (read once, at the kernels' first call) asks for a
+    narrower one. The AVX2 and AVX-512 paths give bitwise the same results;
+    the baseline, without fused multiply-adds, differs in the last bits."""
+    level = skrnn_isa_level()
+    if level == SKRNN_ISA_AVX512:
+        return "avx512"
+    return "avx2" if level == SKRNN_ISA_AVX2 else "baseline"
 
 
 def dense_forward(

@@ -24,12 +24,11 @@
  * whatever the number of rows, the block it falls in or the thread that
  * computes it, so results stay bitwise independent of the thread count.
  *
- * With GCC on x86-64 Linux the driver is also compiled for x86-64-v3 (AVX2,
- * FMA) and chosen at load time, as for the tanh of _tanh.h, and on CPUs
- * with AVX-512 it hands the product to an AVX-512 micro-kernel of 8 rows
- * times one panel row in one register (below), with the same sums.
- * Compilers without GNU vector extensions get the same loops written with
- * arrays.
+ * With GCC on x86-64 the driver is compiled for AVX2 with FMA and for the
+ * baseline, and on CPUs with AVX-512 the product runs on an AVX-512
+ * micro-kernel of 8 rows times two panels (below), with the same sums; the
+ * widest path the CPU has is chosen at run time (_isa.h). Compilers without
+ * GNU vector extensions get the same loops written with arrays.
  */
 #ifndef SKRNN_GEMM_H
 #define SKRNN_GEMM_H
@@ -39,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "_tanh.h" /* SKRNN_MULTIVERSION, SKRNN_ALWAYS_INLINE */
+#include "_isa.h" /* SKRNN_CLONES, skrnn_isa_level, SKRNN_ALWAYS_INLINE */
 
 #define SKRNN_GEMM_MR 4
 /* Rows per block of a tall product (see the driver). */
@@ -125,18 +124,19 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
 #if defined(__GNUC__)
 
 /* The loop nest of a driver over its micro-kernel BLOCK (MR rows of A times
- * one panel): blocks of MB rows; within one, panel by panel, so that each
- * panel stays in L1 while the block's rows pass over it, and C is written in
- * whole cache lines before the next block. (A per-step product has at most
- * MB rows: one block.) */
-#define SKRNN_GEMM_BLOCKS(T, MR, BLOCK)                                          \
+ * PANELS consecutive panels): blocks of MB rows; within one, panel by panel,
+ * so that the panels stay in L1 while the block's rows pass over them, and C
+ * is written in whole cache lines before the next block. (A per-step
+ * product has at most MB rows: one block.) BLOCK gets the number of columns
+ * of C it computes, at most PANELS panel widths. */
+#define SKRNN_GEMM_BLOCKS(T, MR, PANELS, BLOCK)                                  \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     for (int i0 = 0; i0 < m; i0 += SKRNN_GEMM_MB) {                              \
         int i1 = m - i0 < SKRNN_GEMM_MB ? m : i0 + SKRNN_GEMM_MB;                \
-        for (int j0 = 0; j0 < n; j0 += nr) {                                     \
+        for (int j0 = 0; j0 < n; j0 += (PANELS) * nr) {                          \
             const T *panel = packed + (size_t)(j0 / nr) * nr * k;                \
             const T *bias_j = bias ? bias + j0 : NULL;                           \
-            int cols = n - j0 < nr ? n - j0 : nr;                                \
+            int cols = n - j0 < (PANELS) * nr ? n - j0 : (PANELS) * nr;          \
             for (int i = i0; i < i1; i += (MR)) {                                \
                 int block = i1 - i < (MR) ? i1 - i : (MR);                       \
                 BLOCK(block, cols, k, A + (size_t)i * lda, lda, panel,           \
@@ -145,45 +145,28 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
         }                                                                        \
     }
 
-#if defined(__x86_64__) && !defined(__clang__) && __GNUC__ >= 8
-/* The AVX-512 path: on a CPU with AVX-512 (F and VL), a panel row (64 bytes)
- * is one vector register, and the micro-kernel is a block of MR_512 = 8 rows
- * of A times one panel: 8 independent multiply-add chains again, each of a
- * whole panel row, so twice the values per instruction of the AVX2 path.
- * Every output element is the same sum of the same products in the same
- * order, each product added with one fused multiply-add, as on the AVX2
- * path: the two give bitwise the same results. The path is chosen once per
- * module, at its first product: the CPU must have AVX-512F and AVX-512VL,
- * and SKRNN_DISABLE_AVX512 must not be set in the environment (the tests
- * set it to compare the two paths). */
+#if SKRNN_HAS_ISA_CLONES
+/* The AVX-512 path: a panel row (64 bytes) is one vector register, and the
+ * micro-kernel is a block of MR_512 = 8 rows of A times two panels, 16
+ * independent multiply-add chains: each value of A, broadcast once, feeds
+ * two of them, so that the loads leave both FMA units busy (one panel at a
+ * time, one load per multiply-add, ran 15% slower). A last odd panel runs
+ * alone, 8 chains. Every output element is the same sum of the same
+ * products in the same order, each product added with one fused
+ * multiply-add, as on the AVX2 path: the two give bitwise the same
+ * results. */
 #define SKRNN_GEMM_MR_512 8
-#define SKRNN_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
-
-static int skrnn_avx512_state = -1; /* -1: not decided yet; 0 or 1 */
-
-static inline int skrnn_use_avx512(void)
-{
-    int state = __atomic_load_n(&skrnn_avx512_state, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-                && getenv("SKRNN_DISABLE_AVX512") == NULL;
-        __atomic_store_n(&skrnn_avx512_state, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
-#define SKRNN_USE_AVX512() skrnn_use_avx512()
 
 typedef float skrnn_vec512_float __attribute__((vector_size(64), aligned(4)));
 typedef double skrnn_vec512_double __attribute__((vector_size(64), aligned(8)));
 
 #define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                       \
 /* Row r of a block: C's row = base + the accumulator, first ``cols`` values;   \
- * base as in skrnn_store_row_T. */                                              \
-static SKRNN_ALWAYS_INLINE SKRNN_AVX512_TARGET void skrnn_store_row_512_##T(     \
+ * base is C's row itself (accumulate), the bias, or nothing. */                 \
+static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_store_row_512_##T(     \
     T *c_row, const T *base, skrnn_vec512_##T acc, int cols)                     \
 {                                                                                \
-    if (cols == SKRNN_PANEL_WIDTH(T)) {                                          \
+    if (cols >= SKRNN_PANEL_WIDTH(T)) {                                          \
         if (base)                                                                \
             acc += *(const skrnn_vec512_##T *)base;                              \
         *(skrnn_vec512_##T *)c_row = acc;                                        \
@@ -197,9 +180,10 @@ static SKRNN_ALWAYS_INLINE SKRNN_AVX512_TARGET void skrnn_store_row_512_##T(    
         for (int c = 0; c < cols; c++) c_row[c] = lanes[c];                      \
 }                                                                                \
                                                                                  \
-/* A block of up to MR_512 rows of A times one panel; missing rows of a         \
- * partial block read row 0 and are not stored. */                               \
-static SKRNN_ALWAYS_INLINE SKRNN_AVX512_TARGET void skrnn_gemm_block_512_##T(    \
+/* A block of up to MR_512 rows of A times the panel at ``panel`` and, if      \
+ * ``cols`` passes its width, the next one; missing rows of a partial block    \
+ * read row 0 and are not stored. */                                             \
+static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_gemm_block_512_##T(    \
     int rows, int cols, int k, const T *A, int lda, const T *panel,              \
     T *C, int ldc, const T *bias, int accumulate)                                \
 {                                                                                \
@@ -207,44 +191,50 @@ static SKRNN_ALWAYS_INLINE SKRNN_AVX512_TARGET void skrnn_gemm_block_512_##T(   
     const T *a[SKRNN_GEMM_MR_512];                                               \
     for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                                  \
         a[r] = r < rows ? A + (size_t)r * lda : A;                               \
-    const T *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];                      \
-    const T *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];                      \
-    skrnn_vec512_##T c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};                     \
-    skrnn_vec512_##T c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};                     \
-    for (int p = 0; p < k; p++) {                                                \
-        skrnn_vec512_##T b = *(const skrnn_vec512_##T *)(panel + (size_t)p * nr); \
-        c0 += a0[p] * b;                                                         \
-        c1 += a1[p] * b;                                                         \
-        c2 += a2[p] * b;                                                         \
-        c3 += a3[p] * b;                                                         \
-        c4 += a4[p] * b;                                                         \
-        c5 += a5[p] * b;                                                         \
-        c6 += a6[p] * b;                                                         \
-        c7 += a7[p] * b;                                                         \
+    skrnn_vec512_##T c0[SKRNN_GEMM_MR_512], c1[SKRNN_GEMM_MR_512];               \
+    _Pragma("GCC unroll 8")                                                      \
+    for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                                  \
+        c0[r] = c1[r] = (skrnn_vec512_##T){0};                                   \
+    if (cols > nr) {                                                             \
+        const T *next = panel + (size_t)nr * k;                                  \
+        for (int p = 0; p < k; p++) {                                            \
+            skrnn_vec512_##T b0 = *(const skrnn_vec512_##T *)(panel + (size_t)p * nr); \
+            skrnn_vec512_##T b1 = *(const skrnn_vec512_##T *)(next + (size_t)p * nr); \
+            _Pragma("GCC unroll 8")                                              \
+            for (int r = 0; r < SKRNN_GEMM_MR_512; r++) {                        \
+                T value = a[r][p];                                               \
+                c0[r] += value * b0;                                             \
+                c1[r] += value * b1;                                             \
+            }                                                                    \
+        }                                                                        \
+    } else {                                                                     \
+        for (int p = 0; p < k; p++) {                                            \
+            skrnn_vec512_##T b0 = *(const skrnn_vec512_##T *)(panel + (size_t)p * nr); \
+            _Pragma("GCC unroll 8")                                              \
+            for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                          \
+                c0[r] += a[r][p] * b0;                                           \
+        }                                                                        \
     }                                                                            \
-    skrnn_vec512_##T acc[SKRNN_GEMM_MR_512] = {c0, c1, c2, c3, c4, c5, c6, c7};  \
     for (int r = 0; r < rows; r++) {                                             \
         T *c_row = C + (size_t)r * ldc;                                          \
-        skrnn_store_row_512_##T(c_row, accumulate ? c_row : bias, acc[r], cols); \
+        skrnn_store_row_512_##T(c_row, accumulate ? c_row : bias, c0[r], cols);  \
+        if (cols > nr)                                                           \
+            skrnn_store_row_512_##T(c_row + nr,                                  \
+                                    accumulate ? c_row + nr : bias ? bias + nr : NULL, \
+                                    c1[r], cols - nr);                           \
     }                                                                            \
 }                                                                                \
                                                                                  \
-static SKRNN_AVX512_TARGET void skrnn_gemm_packed_avx512_##T(                    \
+static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                    \
     int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
     T *C, int ldc, int accumulate)                                               \
 {                                                                                \
-    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR_512, skrnn_gemm_block_512_##T);           \
+    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR_512, 2, skrnn_gemm_block_512_##T);        \
 }
+#define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_avx512_##T
 #else
-#define SKRNN_USE_AVX512() 0
-#define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                       \
-static void skrnn_gemm_packed_avx512_##T(                                        \
-    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
-    T *C, int ldc, int accumulate)                                               \
-{                                                                                \
-    (void)m; (void)n; (void)k; (void)A; (void)lda; (void)packed; (void)bias;     \
-    (void)C; (void)ldc; (void)accumulate;                                        \
-}
+#define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)
+#define SKRNN_GEMM_AVX512(T) skrnn_gemm_generic_##T##_baseline
 #endif
 
 /* 32-byte vectors that may sit at any element boundary (like __m256_u). */
@@ -326,17 +316,28 @@ static SKRNN_ALWAYS_INLINE void skrnn_gemm_block_##T(                           
                                                                                  \
 SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
                                                                                  \
-SKRNN_MULTIVERSION                                                               \
+/* The AVX2 and baseline drivers, one body. */                                   \
+SKRNN_CLONES(void, skrnn_gemm_generic_##T, (                                     \
+    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
+    T *C, int ldc, int accumulate),                                              \
+    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR, 1, skrnn_gemm_block_##T);)               \
+                                                                                 \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
                                   int accumulate)                                \
 {                                                                                \
-    if (SKRNN_USE_AVX512()) {                                                    \
-        skrnn_gemm_packed_avx512_##T(m, n, k, A, lda, packed, bias, C, ldc,      \
-                                     accumulate);                                \
-        return;                                                                  \
+    switch (skrnn_isa_level()) {                                                 \
+    case SKRNN_ISA_AVX512:                                                       \
+        SKRNN_GEMM_AVX512(T)(m, n, k, A, lda, packed, bias, C, ldc, accumulate); \
+        break;                                                                   \
+    case SKRNN_ISA_AVX2:                                                         \
+        skrnn_gemm_generic_##T##_avx2(m, n, k, A, lda, packed, bias, C, ldc,     \
+                                      accumulate);                               \
+        break;                                                                   \
+    default:                                                                     \
+        skrnn_gemm_generic_##T##_baseline(m, n, k, A, lda, packed, bias, C, ldc, \
+                                          accumulate);                           \
     }                                                                            \
-    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR, skrnn_gemm_block_##T);                   \
 }
 
 #else /* no vector extensions: the same sums, element by element */

@@ -16,7 +16,7 @@
 #ifndef SKRNN_GRU_STEP_H
 #define SKRNN_GRU_STEP_H
 
-#include "_lstm_step.h" /* SKRNN_RESTRICT, SKRNN_MULTIVERSION, tanh */
+#include "_lstm_step.h" /* SKRNN_RESTRICT, SKRNN_MULTIVERSIONED_VOID, tanh */
 
 /* skrnn_gru_forward_step_T(running, hidden, gates, HN, H_prev,
  *                          h_prev_stride, H, h_stride):
@@ -24,12 +24,11 @@
  * running x H; H_prev: rows of stride h_prev_stride (0: h0 for all); H:
  * running x H, row stride h_stride, written. */
 #define SKRNN_DEFINE_GRU_FORWARD_STEP(T_, TANH_ONE)                              \
-SKRNN_MULTIVERSION                                                               \
-static void skrnn_gru_forward_step_##T_(                                         \
+SKRNN_MULTIVERSIONED_VOID(skrnn_gru_forward_step_##T_, (                         \
     Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
     const T_ *SKRNN_RESTRICT HN, const T_ *SKRNN_RESTRICT H_prev,                \
-    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride)         \
-{                                                                                \
+    Py_ssize_t h_prev_stride, T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride),        \
+    (running, hidden, gates, HN, H_prev, h_prev_stride, H, h_stride),            \
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         T_ *SKRNN_RESTRICT a = gates + p * 3 * hidden;                           \
@@ -43,8 +42,7 @@ static void skrnn_gru_forward_step_##T_(                                        
             a[2 * hidden + k] = n;                                               \
             h[k] = n + a[hidden + k] * (h_prev[k] - n);                          \
         });                                                                      \
-    }                                                                            \
-}
+    })
 
 SKRNN_DEFINE_GRU_FORWARD_STEP(float, skrnn_tanhf_one)
 SKRNN_DEFINE_GRU_FORWARD_STEP(double, skrnn_tanh_one)

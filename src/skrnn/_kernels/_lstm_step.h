@@ -6,8 +6,8 @@
  * plain pointers is compiled element by element, GCC being unable to prove
  * that they do not overlap. Here the pointers are ``restrict`` (the caller's
  * arrays never overlap, except where said), so the loops are vectorised,
- * and with GCC on x86-64 Linux also compiled for AVX2 and FMA, chosen at
- * load time (see _tanh.h).
+ * and with GCC on x86-64 compiled for each instruction-set level, the
+ * widest the CPU has chosen at run time (_isa.h).
  *
  * Forward, for row p with pre-activations a = [a_i, a_f, a_g, a_o]:
  *
@@ -31,7 +31,7 @@
 #ifndef SKRNN_LSTM_STEP_H
 #define SKRNN_LSTM_STEP_H
 
-#include "_tanh.h" /* SKRNN_MULTIVERSION, skrnn_tanh_one, skrnn_tanhf_one */
+#include "_tanh.h" /* SKRNN_MULTIVERSIONED_VOID, skrnn_tanh_one, skrnn_tanhf_one */
 
 #if defined(__GNUC__) || defined(_MSC_VER)
 #define SKRNN_RESTRICT __restrict
@@ -54,12 +54,11 @@
  * be ``cells`` itself (a prediction pass updates c in place); cells:
  * running x H, written; H: running x H, row stride h_stride, written. */
 #define SKRNN_DEFINE_LSTM_FORWARD_STEP(T_, TANH_ONE)                             \
-SKRNN_MULTIVERSION                                                               \
-static void skrnn_lstm_forward_step_##T_(                                        \
+SKRNN_MULTIVERSIONED_VOID(skrnn_lstm_forward_step_##T_, (                        \
     Py_ssize_t running, Py_ssize_t hidden, T_ *SKRNN_RESTRICT gates,             \
     const T_ *C_prev, Py_ssize_t c_prev_stride, T_ *cells,                       \
-    T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride)                                   \
-{                                                                                \
+    T_ *SKRNN_RESTRICT H, Py_ssize_t h_stride),                                  \
+    (running, hidden, gates, C_prev, c_prev_stride, cells, H, h_stride),         \
     const T_ half = (T_)0.5;                                                     \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         T_ *SKRNN_RESTRICT a = gates + p * 4 * hidden;                           \
@@ -79,8 +78,7 @@ static void skrnn_lstm_forward_step_##T_(                                       
             c[k] = a[hidden + k] * c_prev[k] + a[k] * g[k];                      \
         SKRNN_TANH_LOOP(k, hidden,                                               \
             h[k] = TANH_ONE(c[k]) * o[k]);                                       \
-    }                                                                            \
-}
+    })
 
 SKRNN_DEFINE_LSTM_FORWARD_STEP(float, skrnn_tanhf_one)
 SKRNN_DEFINE_LSTM_FORWARD_STEP(double, skrnn_tanh_one)
@@ -90,13 +88,12 @@ SKRNN_DEFINE_LSTM_FORWARD_STEP(double, skrnn_tanh_one)
  * A, D: running x 4H (row stride 4H); T, dH, G, Gc: running x H; C_prev:
  * running rows of stride c_prev_stride (0: the same row, c0, for all). */
 #define SKRNN_DEFINE_LSTM_BACKWARD_STEP(T_)                                      \
-SKRNN_MULTIVERSION                                                               \
-static void skrnn_lstm_backward_step_##T_(                                       \
+SKRNN_MULTIVERSIONED_VOID(skrnn_lstm_backward_step_##T_, (                       \
     Py_ssize_t running, Py_ssize_t hidden, const T_ *SKRNN_RESTRICT A,           \
     const T_ *SKRNN_RESTRICT C_prev, Py_ssize_t c_prev_stride,                   \
     const T_ *SKRNN_RESTRICT T, const T_ *SKRNN_RESTRICT dH,                     \
-    const T_ *SKRNN_RESTRICT G, T_ *SKRNN_RESTRICT Gc, T_ *SKRNN_RESTRICT D)     \
-{                                                                                \
+    const T_ *SKRNN_RESTRICT G, T_ *SKRNN_RESTRICT Gc, T_ *SKRNN_RESTRICT D),    \
+    (running, hidden, A, C_prev, c_prev_stride, T, dH, G, Gc, D),                \
     const T_ one = 1;                                                            \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         const T_ *SKRNN_RESTRICT a = A + p * 4 * hidden;                         \
@@ -117,8 +114,7 @@ static void skrnn_lstm_backward_step_##T_(                                      
             d[3 * hidden + k] = dh * tc[k] * o * (one - o);                      \
             gc[k] = dc * f;                                                      \
         }                                                                        \
-    }                                                                            \
-}
+    })
 
 SKRNN_DEFINE_LSTM_BACKWARD_STEP(float)
 SKRNN_DEFINE_LSTM_BACKWARD_STEP(double)

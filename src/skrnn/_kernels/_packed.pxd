@@ -28,8 +28,12 @@ cdef extern from "_gemm.h" nogil:
     void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
                                   const double *packed, const double *bias,
                                   double *C, int ldc, int accumulate)
-    # Whether the products run on the AVX-512 path (see _gemm.h).
-    int SKRNN_USE_AVX512()
+
+
+cdef extern from "_isa.h" nogil:
+    # The instruction-set level the kernels' loops run at (see _isa.h).
+    int skrnn_isa_level()
+    int SKRNN_ISA_AVX512, SKRNN_ISA_AVX2, SKRNN_ISA_BASELINE
 
 
 cdef inline floating *_alloc_packed(int k, int n, const floating *like) except NULL nogil:

@@ -14,7 +14,8 @@
  * result never depends on the other rows of its block or on the thread
  * that computes it.
  *
- * With GCC on x86-64 Linux both are also compiled for AVX2 (see _tanh.h).
+ * With GCC on x86-64 both are compiled for each instruction-set level
+ * (_isa.h).
  */
 #ifndef SKRNN_RESERVOIR_H
 #define SKRNN_RESERVOIR_H
@@ -22,23 +23,19 @@
 #include "_tanh.h"
 
 #define SKRNN_DEFINE_RESERVOIR_LOOPS(T, TANH_ONE)                                \
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED                                           \
-static void skrnn_leaky_update_##T(T *state, T *pre, Py_ssize_t n, T leak,       \
-                                   int fresh)                                    \
-{                                                                                \
+SKRNN_MULTIVERSIONED_VOID(skrnn_leaky_update_##T,                                \
+    (T *state, T *pre, Py_ssize_t n, T leak, int fresh),                         \
+    (state, pre, n, leak, fresh),                                                \
     const T keep = (T)1 - leak;                                                  \
     for (Py_ssize_t j = 0; j < n; j++) {                                         \
         T activated = TANH_ONE(pre[j]);                                          \
         state[j] = fresh ? leak * activated : keep * state[j] + leak * activated; \
-    }                                                                            \
-}                                                                                \
+    })                                                                           \
                                                                                  \
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED                                           \
-static void skrnn_sparse_accumulate_##T(const T *state, int n_units,            \
-                                        const int *col_ptr,                      \
-                                        const int *row_index, const T *values,   \
-                                        T *pre)                                  \
-{                                                                                \
+SKRNN_MULTIVERSIONED_VOID(skrnn_sparse_accumulate_##T,                           \
+    (const T *state, int n_units, const int *col_ptr, const int *row_index,      \
+     const T *values, T *pre),                                                   \
+    (state, n_units, col_ptr, row_index, values, pre),                           \
     for (int j = 0; j < n_units; j++) {                                          \
         /* Four sums, so that four multiply-adds are in flight at once         \
          * rather than each waiting for the one before. */                     \
@@ -54,8 +51,7 @@ static void skrnn_sparse_accumulate_##T(const T *state, int n_units,            
         for (; k < end; k++)                                                     \
             s0 += state[row_index[k]] * values[k];                               \
         pre[j] += (s0 + s1) + (s2 + s3);                                         \
-    }                                                                            \
-}
+    })
 
 SKRNN_DEFINE_RESERVOIR_LOOPS(float, skrnn_tanhf_one)
 SKRNN_DEFINE_RESERVOIR_LOOPS(double, skrnn_tanh_one)

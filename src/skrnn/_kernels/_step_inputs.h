@@ -20,7 +20,8 @@
  *   cache 8 steps took 10% less time than 1: most lines requested one step
  *   ahead share an L1 set with the rows being read and are evicted first.
  *
- * With GCC on x86-64 Linux the loop is also compiled for AVX2 (see _tanh.h).
+ * With GCC on x86-64 the loop is compiled for each instruction-set level
+ * (_isa.h).
  */
 #ifndef SKRNN_STEP_INPUTS_H
 #define SKRNN_STEP_INPUTS_H
@@ -28,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "_tanh.h" /* SKRNN_MULTIVERSION */
+#include "_isa.h" /* SKRNN_MULTIVERSIONED */
 
 #define SKRNN_PREFETCH_STEPS 8
 
@@ -43,13 +44,11 @@
  *     inputs[p * ld : p * ld + n_in] = X[input_start[p] + t * input_step]
  * for p < running; returns whether every value copied is finite. */
 #define SKRNN_DEFINE_GATHER_STEP(T, BITS, EXPONENT)                             \
-SKRNN_MULTIVERSION                                                               \
-static int skrnn_gather_step_##T(const T *X, const Py_ssize_t *input_start,    \
-                                 Py_ssize_t input_step,                          \
-                                 const Py_ssize_t *seq_len, Py_ssize_t t,        \
-                                 Py_ssize_t running, int n_in, T *inputs,        \
-                                 Py_ssize_t ld)                                  \
-{                                                                                \
+SKRNN_MULTIVERSIONED(int, skrnn_gather_step_##T, (                               \
+    const T *X, const Py_ssize_t *input_start, Py_ssize_t input_step,            \
+    const Py_ssize_t *seq_len, Py_ssize_t t, Py_ssize_t running, int n_in,       \
+    T *inputs, Py_ssize_t ld),                                                   \
+    (X, input_start, input_step, seq_len, t, running, n_in, inputs, ld),         \
     BITS nonfinite = 0;                                                          \
     for (Py_ssize_t p = 0; p < running; p++) {                                   \
         const T *row = X + (input_start[p] + t * input_step) * n_in;            \
@@ -63,8 +62,7 @@ static int skrnn_gather_step_##T(const T *X, const Py_ssize_t *input_start,    \
         if (t + SKRNN_PREFETCH_STEPS < seq_len[p])                               \
             SKRNN_PREFETCH(row + SKRNN_PREFETCH_STEPS * input_step * n_in);      \
     }                                                                            \
-    return !nonfinite;                                                           \
-}
+    return !nonfinite;)
 
 SKRNN_DEFINE_GATHER_STEP(float, uint32_t, 0x7f800000u)
 SKRNN_DEFINE_GATHER_STEP(double, uint64_t, 0x7ff0000000000000u)

@@ -12,10 +12,13 @@
  *
  * expm1(y), y <= 0: write y = n ln2 + r with n = round(y / ln2) and
  * |r| <= ln2 / 2. For double, ln2 is split in a high part with trailing
- * zero bits, so that n * LN2_HI is exact, and a low part (Cody-Waite); for
- * float one multiply-add with ln2 rounded to float is enough: it shifts r
- * by n times that rounding (at most 6e-8, for n = -29, where tanh is 1 to
- * float precision), which leaves the maximum error below unchanged. Then
+ * zero bits, so that n * LN2_HI is exact, and a low part (Cody-Waite). For
+ * float's tanh one multiply-add with ln2 rounded to float is enough: it
+ * shifts r by n times that rounding (at most 6e-8, for n = -29, where tanh
+ * is 1 to float precision), which leaves the maximum error below unchanged.
+ * The float exp, whose n reaches -125, splits ln2 as double does: a CPU
+ * without FMA rounds n * ln2 before the subtraction, which for the one-step
+ * reduction put the exp 70 ulp off near -80. Then
  *     expm1(y) = 2^n expm1(r) + (2^n - 1),
  * with expm1(r) = r + r^2 P(r) and 2^n written directly into the exponent
  * bits. n is rounded with the "shifter" trick: adding 1.5 * 2^52 (2^23 for
@@ -39,32 +42,18 @@
  * sample of 100,000 values from 1e-30 to 40 to that.
  *
  * Vectorising needs -fno-trapping-math (set in setup.py), without which GCC
- * will not if-convert the clamp. With GCC on x86-64 Linux the array loops are
- * also compiled for x86-64-v3 (AVX2, FMA) and chosen at load time on CPUs that
- * have it: about 3x faster again than the baseline SSE2 version. The clone is
- * named by ISA level, not by CPU: GCC picks an "arch=haswell" clone only on
- * CPUs it identifies as Haswell (not on an AMD EPYC with the same AVX2 and
- * FMA), whereas "arch=x86-64-v3" is chosen by the features themselves.
- * GCC before 12 knows no ISA levels; there the clone is plain AVX2.
+ * will not if-convert the clamp. With GCC on x86-64 the array loops are
+ * also compiled for AVX2 with FMA and for AVX-512, and the widest the CPU has
+ * is chosen at run time (_isa.h): the AVX2 version is about 3x faster than
+ * the baseline SSE2 one.
  */
 #ifndef SKRNN_TANH_H
 #define SKRNN_TANH_H
 
-/* The scalar functions must be inlined into each (multiversioned) array
- * loop, or the loop calls them element by element and cannot vectorise. */
-#if defined(__GNUC__)
-#define SKRNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SKRNN_ALWAYS_INLINE inline
-#endif
-
-/* The array functions below are static, and each module that includes this
- * header uses some of them only. */
-#if defined(__GNUC__)
-#define SKRNN_MAYBE_UNUSED __attribute__((unused))
-#else
-#define SKRNN_MAYBE_UNUSED
-#endif
+/* The scalar functions are SKRNN_ALWAYS_INLINE: inlined into each
+ * (multiversioned) array loop, or the loop would call them element by
+ * element and could not vectorise. */
+#include "_isa.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -103,14 +92,18 @@ static SKRNN_ALWAYS_INLINE double skrnn_expm1_reduced(double y, double *scale)
     return p;
 }
 
-static SKRNN_ALWAYS_INLINE float skrnn_expm1f_reduced(float y, float *scale)
+/* ``split_ln2`` (a constant at every call): reduce with ln2 in two parts. */
+static SKRNN_ALWAYS_INLINE float skrnn_expm1f_reduced(float y, float *scale,
+                                                      int split_ln2)
 {
     const float LOG2E = 1.44269504088896341f;
     const float LN2 = 0.693147180559945309f;
+    const float LN2_HI = 0.693145751953125f;          /* 0x3f317200 */
+    const float LN2_LO = 1.42860677e-06f;
     const float SHIFTER = 12582912.0f;                /* 1.5 * 2^23 */
     float k = y * LOG2E + SHIFTER;
     float n = k - SHIFTER;
-    float r = y - n * LN2;
+    float r = split_ln2 ? (y - n * LN2_HI) - n * LN2_LO : y - n * LN2;
     float p = 0.0013883052418209756f;
     p = 0.008366554372890037f + r * p;
     p = 0.04166719163460304f + r * p;
@@ -142,7 +135,7 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
     float y = -(a + a);
     y = y < -20.0f ? -20.0f : y;
     float scale;
-    float p = skrnn_expm1f_reduced(y, &scale);
+    float p = skrnn_expm1f_reduced(y, &scale, 0);
     float t = scale * p + (scale - 1.0f);
     return copysignf(-t / (2.0f + t), x);
 }
@@ -151,9 +144,8 @@ static SKRNN_ALWAYS_INLINE float skrnn_tanhf_one(float x)
  * exponent of each output less the row's largest). Clamped at -708 (float:
  * -87), where 2^n is still a normal number: a smaller y gives exp(-708)
  * (float: exp(-87)), below 1e-307 (1e-37), instead of a subnormal or 0.
- * The float version's one-step range reduction (above) loses more as n
- * grows: a softmax probability is within 2.2 ulp (double) and 4.2 ulp (float,
- * near -80; 3 above -20) of the exact one, tests/test_output_loss.py. */
+ * A softmax probability is within 2.2 ulp (double) and 2.5 ulp (float) of
+ * the exact one, with or without FMA (tests/test_output_loss.py). */
 static SKRNN_ALWAYS_INLINE double skrnn_exp_nonpositive_one(double y)
 {
     y = y < -708.0 ? -708.0 : y;
@@ -166,19 +158,9 @@ static SKRNN_ALWAYS_INLINE float skrnn_expf_nonpositive_one(float y)
 {
     y = y < -87.0f ? -87.0f : y;
     float scale;
-    float p = skrnn_expm1f_reduced(y, &scale);
+    float p = skrnn_expm1f_reduced(y, &scale, 1);
     return scale * p + scale;
 }
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#if __GNUC__ >= 12
-#define SKRNN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SKRNN_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#endif
-#else
-#define SKRNN_MULTIVERSION
-#endif
 
 /* SKRNN_TANH_LOOP(k, n, statement) runs the statement, which computes a
  * tanh, for k = 0, ..., n - 1.
@@ -226,37 +208,25 @@ static SKRNN_ALWAYS_INLINE float skrnn_expf_nonpositive_one(float y)
 /* tanh in place over the first ``cols`` values of ``rows`` rows of stride
  * ``ld`` (a contiguous array is one row), in one call: a call per row of a
  * few dozen values cost an Elman prediction at hidden 32 5% of its time. */
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
-static void skrnn_tanh_rows(double *a, Py_ssize_t rows, Py_ssize_t cols,
-                            Py_ssize_t ld)
-{
+SKRNN_MULTIVERSIONED_VOID(skrnn_tanh_rows,
+    (double *a, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld), (a, rows, cols, ld),
     for (Py_ssize_t p = 0; p < rows; p++) {
         double *row = a + p * ld;
         SKRNN_TANH_LOOP(i, cols, row[i] = skrnn_tanh_one(row[i]));
-    }
-}
+    })
 
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
-static void skrnn_tanhf_rows(float *a, Py_ssize_t rows, Py_ssize_t cols,
-                             Py_ssize_t ld)
-{
+SKRNN_MULTIVERSIONED_VOID(skrnn_tanhf_rows,
+    (float *a, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld), (a, rows, cols, ld),
     for (Py_ssize_t p = 0; p < rows; p++) {
         float *row = a + p * ld;
         SKRNN_TANH_LOOP(i, cols, row[i] = skrnn_tanhf_one(row[i]));
-    }
-}
+    })
 
 /* exp in place over n contiguous values, each <= 0. */
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
-static void skrnn_exp_nonpositive(double *a, Py_ssize_t n)
-{
-    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_exp_nonpositive_one(a[i]));
-}
+SKRNN_MULTIVERSIONED_VOID(skrnn_exp_nonpositive, (double *a, Py_ssize_t n), (a, n),
+    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_exp_nonpositive_one(a[i]));)
 
-SKRNN_MULTIVERSION SKRNN_MAYBE_UNUSED
-static void skrnn_expf_nonpositive(float *a, Py_ssize_t n)
-{
-    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_expf_nonpositive_one(a[i]));
-}
+SKRNN_MULTIVERSIONED_VOID(skrnn_expf_nonpositive, (float *a, Py_ssize_t n), (a, n),
+    SKRNN_TANH_LOOP(i, n, a[i] = skrnn_expf_nonpositive_one(a[i]));)
 
 #endif
