@@ -15,20 +15,22 @@
  *   last panel is padded with zeros. NR is two vector registers of 32 bytes
  *   (16 floats, 8 doubles).
  *
- *   micro-kernel: a block of MR = 4 rows of A times one panel, accumulated
- *   in 4 x 2 vector registers over the whole of k, then added to (or
- *   stored into) C. With FMA that is 8 independent multiply-add chains,
- *   enough to keep two FMA units busy at a latency of 4 cycles.
+ *   micro-kernel: a block of R rows of A times Q panels, accumulated in
+ *   vector registers over the whole of k, then added to (or stored into) C.
+ *   With FMA, 8 to 16 independent multiply-add chains keep two FMA units
+ *   busy at a latency of 4 cycles. (R, Q) follows the rows: the driver
+ *   cuts a product into blocks of the tallest height, then shorter ones
+ *   for the rows left over, with more panels to each.
  *
  * Determinism: every output element is the same sum in the same order
  * whatever the number of rows, the block it falls in or the thread that
  * computes it, so results stay bitwise independent of the thread count.
  *
  * With GCC on x86-64 the driver is compiled for AVX2 with FMA and for the
- * baseline, and on CPUs with AVX-512 the product runs on an AVX-512
- * micro-kernel of 8 rows times two panels (below), with the same sums; the
- * widest path the CPU has is chosen at run time (_isa.h). Compilers without
- * GNU vector extensions get the same loops written with arrays.
+ * baseline, and on CPUs with AVX-512 the product runs on AVX-512
+ * micro-kernels (below), with the same sums; the widest path the CPU has is
+ * chosen at run time (_isa.h). Compilers without GNU vector extensions get
+ * the same loops written with arrays.
  */
 #ifndef SKRNN_GEMM_H
 #define SKRNN_GEMM_H
@@ -40,7 +42,6 @@
 
 #include "_isa.h" /* SKRNN_CLONES, skrnn_isa_level, SKRNN_ALWAYS_INLINE */
 
-#define SKRNN_GEMM_MR 4
 /* Rows per block of a tall product (see the driver). */
 #define SKRNN_GEMM_MB 64
 
@@ -123,105 +124,163 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
  * ``bias`` (n values, added to every row) may be NULL. */
 #if defined(__GNUC__)
 
-/* The loop nest of a driver over its micro-kernel BLOCK (MR rows of A times
- * PANELS consecutive panels): blocks of MB rows; within one, panel by panel,
- * so that the panels stay in L1 while the block's rows pass over them, and C
- * is written in whole cache lines before the next block. (A per-step
- * product has at most MB rows: one block.) BLOCK gets the number of columns
- * of C it computes, at most PANELS panel widths. */
-#define SKRNN_GEMM_BLOCKS(T, MR, PANELS, BLOCK)                                  \
+/* The micro-kernels. A block of R rows of A times Q consecutive panels keeps
+ * R x Q x V vector accumulators (V vectors per panel row) over the whole of
+ * k, each value of A broadcast once per step of k and multiplied into Q
+ * panels, then adds them to C (or stores them, after the bias). R and Q
+ * are compile-time constants, so that the accumulators live in registers.
+ *
+ * skrnn_block_VEC_RxQ(cols, k, A, lda, panel, C, ldc, bias, accumulate):
+ * ``cols``: C's columns from the block's first (the last panel of C may be
+ * partial, and the Q panels may pass its end: only those holding a column
+ * are read and stored); the other arguments as the driver's below. */
+#define SKRNN_DEFINE_BLOCK(T, VEC, V, TARGET, R, Q)                              \
+static SKRNN_ALWAYS_INLINE TARGET void skrnn_block_##VEC##_##R##x##Q(            \
+    int cols, int k, const T *A, int lda, const T *panel, T *C, int ldc,         \
+    const T *bias, int accumulate)                                               \
+{                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    const int lanes = nr / (V);                                                  \
+    VEC acc[R][Q][V];                                                            \
+    _Pragma("GCC unroll 64")                                                     \
+    for (int i = 0; i < (R) * (Q) * (V); i++)                                    \
+        acc[i / ((Q) * (V))][i / (V) % (Q)][i % (V)] = (VEC){0};                 \
+    for (int p = 0; p < k; p++) {                                                \
+        VEC b[Q][V];                                                             \
+        _Pragma("GCC unroll 16")                                                 \
+        for (int i = 0; i < (Q) * (V); i++)                                      \
+            b[i / (V)][i % (V)] = *(const VEC *)(                                \
+                panel + (size_t)(i / (V)) * nr * k + (size_t)p * nr + i % (V) * lanes); \
+        _Pragma("GCC unroll 8")                                                  \
+        for (int r = 0; r < (R); r++) {                                          \
+            T value = A[(size_t)r * lda + p];                                    \
+            _Pragma("GCC unroll 16")                                             \
+            for (int i = 0; i < (Q) * (V); i++)                                  \
+                acc[r][i / (V)][i % (V)] += value * b[i / (V)][i % (V)];         \
+        }                                                                        \
+    }                                                                            \
+    _Pragma("GCC unroll 8")                                                      \
+    for (int r = 0; r < (R); r++) {                                              \
+        _Pragma("GCC unroll 16")                                                 \
+        for (int q = 0; q < (Q); q++) {                                          \
+            int left = cols - q * nr;                                            \
+            if (left <= 0)                                                       \
+                break;                                                           \
+            T *c_row = C + (size_t)r * ldc + q * nr;                             \
+            skrnn_store_##VEC(c_row, accumulate ? c_row : bias ? bias + q * nr : NULL, \
+                              acc[r][q], left);                                  \
+        }                                                                        \
+    }                                                                            \
+}
+
+/* C's row = base + the accumulators of one panel, its first ``cols`` values
+ * (all of the panel's if ``cols`` reaches its width); base is C's row itself
+ * (accumulate), the bias, or nothing. */
+#define SKRNN_DEFINE_STORE(T, VEC, V, TARGET)                                    \
+static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                        \
+    T *c_row, const T *base, const VEC *acc, int cols)                           \
+{                                                                                \
+    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    const int lanes = nr / (V);                                                  \
+    if (cols >= nr) { /* the common case: whole vectors, C may be unaligned */   \
+        _Pragma("GCC unroll 4")                                                  \
+        for (int v = 0; v < (V); v++) {                                          \
+            VEC value = acc[v];                                                  \
+            if (base)                                                            \
+                value += *(const VEC *)(base + v * lanes);                       \
+            *(VEC *)(c_row + v * lanes) = value;                                 \
+        }                                                                        \
+        return;                                                                  \
+    }                                                                            \
+    T values[SKRNN_PANEL_WIDTH(T)];                                              \
+    memcpy(values, acc, sizeof values);                                          \
+    if (base)                                                                    \
+        for (int c = 0; c < cols; c++) c_row[c] = base[c] + values[c];           \
+    else                                                                         \
+        for (int c = 0; c < cols; c++) c_row[c] = values[c];                     \
+}
+
+/* The driver of one path, over its blocks: within each MB rows, whole blocks
+ * of R_MAX rows, then the rows left in blocks of R_MAX / 2, ..., 1 (a
+ * power-of-two R_MAX covers every remainder), so that no block computes a
+ * row it does not store. For each block height R, the panels go by in
+ * groups of QMAX(R) (fewer at the end), each group staying in L1 while the
+ * blocks' rows pass over it; C is written in whole cache lines before the
+ * next MB rows. A per-step product has at most MB rows. BLOCK(R, Q) is the
+ * kernel of that shape. */
+#define SKRNN_GEMM_DRIVER(T, R_MAX, QMAX, RUN_BLOCK)                             \
+    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    const int n_panels = (n + nr - 1) / nr;                                      \
     for (int i0 = 0; i0 < m; i0 += SKRNN_GEMM_MB) {                              \
         int i1 = m - i0 < SKRNN_GEMM_MB ? m : i0 + SKRNN_GEMM_MB;                \
-        for (int j0 = 0; j0 < n; j0 += (PANELS) * nr) {                          \
-            const T *panel = packed + (size_t)(j0 / nr) * nr * k;                \
-            const T *bias_j = bias ? bias + j0 : NULL;                           \
-            int cols = n - j0 < (PANELS) * nr ? n - j0 : (PANELS) * nr;          \
-            for (int i = i0; i < i1; i += (MR)) {                                \
-                int block = i1 - i < (MR) ? i1 - i : (MR);                       \
-                BLOCK(block, cols, k, A + (size_t)i * lda, lda, panel,           \
-                      C + (size_t)i * ldc + j0, ldc, bias_j, accumulate);        \
+        int first = i0;                                                          \
+        for (int rows = (R_MAX); rows >= 1; rows /= 2) {                         \
+            int end = first + (i1 - first) / rows * rows;                        \
+            if (end == first)                                                    \
+                continue;                                                        \
+            for (int q0 = 0; q0 < n_panels;) {                                   \
+                int panels = QMAX(rows);                                         \
+                while (panels > n_panels - q0)                                   \
+                    panels /= 2;                                                 \
+                for (int i = first; i < end; i += rows)                          \
+                    RUN_BLOCK(rows, panels, n - q0 * nr, k, A + (size_t)i * lda, lda, \
+                              packed + (size_t)q0 * nr * k,                      \
+                              C + (size_t)i * ldc + q0 * nr, ldc,                \
+                              bias ? bias + q0 * nr : NULL, accumulate);         \
+                q0 += panels;                                                    \
             }                                                                    \
+            first = end;                                                         \
         }                                                                        \
     }
 
-#if SKRNN_HAS_ISA_CLONES
-/* The AVX-512 path: a panel row (64 bytes) is one vector register, and the
- * micro-kernel is a block of MR_512 = 8 rows of A times two panels, 16
- * independent multiply-add chains: each value of A, broadcast once, feeds
- * two of them, so that the loads leave both FMA units busy (one panel at a
- * time, one load per multiply-add, ran 15% slower). A last odd panel runs
- * alone, 8 chains. Every output element is the same sum of the same
- * products in the same order, each product added with one fused
- * multiply-add, as on the AVX2 path: the two give bitwise the same
- * results. */
-#define SKRNN_GEMM_MR_512 8
+/* A block of any shape the driver asks for, by its (R, Q). */
+#define SKRNN_BLOCK_CASE(VEC, R, Q)                                              \
+    case (R) * 64 + (Q):                                                         \
+        skrnn_block_##VEC##_##R##x##Q(cols, k, A, lda, panel, C, ldc, bias, accumulate); \
+        break;
 
+#if SKRNN_HAS_ISA_CLONES
+/* The AVX-512 path: a panel row (64 bytes) is one vector register, and a
+ * block of 8 rows times two panels keeps 16 accumulators: each value of A,
+ * broadcast once, feeds two multiply-adds, so that the loads leave both FMA
+ * units busy (8 rows times one panel, one load per multiply-add, ran 15%
+ * slower). The rows left over go in blocks of 4 rows times 4 panels, 2 x 8
+ * and 1 x 8, still 8 to 16 independent chains: a product of one row (the
+ * prediction of one sequence) runs 8 panels at a time instead of a block
+ * of 8 rows of which 7 were thrown away. */
 typedef float skrnn_vec512_float __attribute__((vector_size(64), aligned(4)));
 typedef double skrnn_vec512_double __attribute__((vector_size(64), aligned(8)));
 
+#define SKRNN_QMAX_512(rows) ((rows) == 8 ? 2 : (rows) == 4 ? 4 : 8)
+
 #define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                       \
-/* Row r of a block: C's row = base + the accumulator, first ``cols`` values;   \
- * base is C's row itself (accumulate), the bias, or nothing. */                 \
-static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_store_row_512_##T(     \
-    T *c_row, const T *base, skrnn_vec512_##T acc, int cols)                     \
-{                                                                                \
-    if (cols >= SKRNN_PANEL_WIDTH(T)) {                                          \
-        if (base)                                                                \
-            acc += *(const skrnn_vec512_##T *)base;                              \
-        *(skrnn_vec512_##T *)c_row = acc;                                        \
-        return;                                                                  \
-    }                                                                            \
-    T lanes[SKRNN_PANEL_WIDTH(T)];                                               \
-    memcpy(lanes, &acc, sizeof acc);                                             \
-    if (base)                                                                    \
-        for (int c = 0; c < cols; c++) c_row[c] = base[c] + lanes[c];            \
-    else                                                                         \
-        for (int c = 0; c < cols; c++) c_row[c] = lanes[c];                      \
-}                                                                                \
+SKRNN_DEFINE_STORE(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512)                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 8, 2)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 8, 1)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 4)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 2)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 1)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 8)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 4)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 2)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 1)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 8)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 4)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 2)            \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 1)            \
                                                                                  \
-/* A block of up to MR_512 rows of A times the panel at ``panel`` and, if      \
- * ``cols`` passes its width, the next one; missing rows of a partial block    \
- * read row 0 and are not stored. */                                             \
-static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_gemm_block_512_##T(    \
-    int rows, int cols, int k, const T *A, int lda, const T *panel,              \
+static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_run_block_512_##T(     \
+    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
     T *C, int ldc, const T *bias, int accumulate)                                \
 {                                                                                \
-    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    const T *a[SKRNN_GEMM_MR_512];                                               \
-    for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                                  \
-        a[r] = r < rows ? A + (size_t)r * lda : A;                               \
-    skrnn_vec512_##T c0[SKRNN_GEMM_MR_512], c1[SKRNN_GEMM_MR_512];               \
-    _Pragma("GCC unroll 8")                                                      \
-    for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                                  \
-        c0[r] = c1[r] = (skrnn_vec512_##T){0};                                   \
-    if (cols > nr) {                                                             \
-        const T *next = panel + (size_t)nr * k;                                  \
-        for (int p = 0; p < k; p++) {                                            \
-            skrnn_vec512_##T b0 = *(const skrnn_vec512_##T *)(panel + (size_t)p * nr); \
-            skrnn_vec512_##T b1 = *(const skrnn_vec512_##T *)(next + (size_t)p * nr); \
-            _Pragma("GCC unroll 8")                                              \
-            for (int r = 0; r < SKRNN_GEMM_MR_512; r++) {                        \
-                T value = a[r][p];                                               \
-                c0[r] += value * b0;                                             \
-                c1[r] += value * b1;                                             \
-            }                                                                    \
-        }                                                                        \
-    } else {                                                                     \
-        for (int p = 0; p < k; p++) {                                            \
-            skrnn_vec512_##T b0 = *(const skrnn_vec512_##T *)(panel + (size_t)p * nr); \
-            _Pragma("GCC unroll 8")                                              \
-            for (int r = 0; r < SKRNN_GEMM_MR_512; r++)                          \
-                c0[r] += a[r][p] * b0;                                           \
-        }                                                                        \
-    }                                                                            \
-    for (int r = 0; r < rows; r++) {                                             \
-        T *c_row = C + (size_t)r * ldc;                                          \
-        skrnn_store_row_512_##T(c_row, accumulate ? c_row : bias, c0[r], cols);  \
-        if (cols > nr)                                                           \
-            skrnn_store_row_512_##T(c_row + nr,                                  \
-                                    accumulate ? c_row + nr : bias ? bias + nr : NULL, \
-                                    c1[r], cols - nr);                           \
+    switch (rows * 64 + panels) {                                                \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 8, 2) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 8, 1) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 2) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 1) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 8) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 2) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 8) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 2) \
+    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 1)                                     \
     }                                                                            \
 }                                                                                \
                                                                                  \
@@ -229,7 +288,7 @@ static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                   
     int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
     T *C, int ldc, int accumulate)                                               \
 {                                                                                \
-    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR_512, 2, skrnn_gemm_block_512_##T);        \
+    SKRNN_GEMM_DRIVER(T, 8, SKRNN_QMAX_512, skrnn_run_block_512_##T)             \
 }
 #define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_avx512_##T
 #else
@@ -237,80 +296,33 @@ static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                   
 #define SKRNN_GEMM_AVX512(T) skrnn_gemm_generic_##T##_baseline
 #endif
 
-/* 32-byte vectors that may sit at any element boundary (like __m256_u). */
+/* The AVX2 path (and the baseline, from the same source): 32-byte vectors
+ * that may sit at any element boundary (like __m256_u), two to a panel row,
+ * and 8 accumulators a block: 4 rows times one panel, then 2 x 2 and 1 x 4
+ * for the rows left over. Compiled for the baseline, each 32-byte vector is
+ * a pair of SSE registers. */
 typedef float skrnn_vec_float __attribute__((vector_size(32), aligned(4)));
 typedef double skrnn_vec_double __attribute__((vector_size(32), aligned(8)));
 
+#define SKRNN_QMAX_256(rows) ((rows) == 4 ? 1 : (rows) == 2 ? 2 : 4)
+
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
-/* Row r of a block: C's row = base + its two accumulators, first ``cols``       \
- * values; base is C's row itself (accumulate), the bias, or nothing. */         \
-static SKRNN_ALWAYS_INLINE void skrnn_store_row_##T(                             \
-    T *c_row, const T *base, skrnn_vec_##T lo, skrnn_vec_##T hi, int cols)       \
-{                                                                                \
-    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    if (cols == nr) { /* the common case: whole vectors, C may be unaligned */   \
-        skrnn_vec_##T *out = (skrnn_vec_##T *)c_row;                             \
-        if (base) {                                                              \
-            /* base + acc, as in the scalar case (addition commutes exactly) */  \
-            lo += ((const skrnn_vec_##T *)base)[0];                              \
-            hi += ((const skrnn_vec_##T *)base)[1];                              \
-        }                                                                        \
-        out[0] = lo;                                                             \
-        out[1] = hi;                                                             \
-        return;                                                                  \
-    }                                                                            \
-    T lanes[SKRNN_PANEL_WIDTH(T)];                                               \
-    memcpy(lanes, &lo, sizeof lo);                                               \
-    memcpy(lanes + nr / 2, &hi, sizeof hi);                                      \
-    if (base)                                                                    \
-        for (int c = 0; c < cols; c++) c_row[c] = base[c] + lanes[c];            \
-    else                                                                         \
-        for (int c = 0; c < cols; c++) c_row[c] = lanes[c];                      \
-}                                                                                \
+SKRNN_DEFINE_STORE(T, skrnn_vec_##T, 2, )                                        \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 4, 1)                                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 2, 2)                                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 2, 1)                                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 4)                                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 2)                                  \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 1)                                  \
                                                                                  \
-/* A block of up to MR rows of A times one panel. Missing rows of a partial      \
- * block read row 0 and are not stored. */                                       \
-static SKRNN_ALWAYS_INLINE void skrnn_gemm_block_##T(                            \
-    int rows, int cols, int k, const T *A, int lda, const T *panel,              \
+static SKRNN_ALWAYS_INLINE void skrnn_run_block_##T(                             \
+    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
     T *C, int ldc, const T *bias, int accumulate)                                \
 {                                                                                \
-    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    const T *a0 = A;                                                             \
-    const T *a1 = rows > 1 ? A + lda : A;                                        \
-    const T *a2 = rows > 2 ? A + 2 * (size_t)lda : A;                            \
-    const T *a3 = rows > 3 ? A + 3 * (size_t)lda : A;                            \
-    skrnn_vec_##T c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0};                    \
-    skrnn_vec_##T c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};                    \
-    for (int p = 0; p < k; p++) {                                                \
-        skrnn_vec_##T b0 = *(const skrnn_vec_##T *)(panel + (size_t)p * nr);     \
-        skrnn_vec_##T b1 =                                                       \
-            *(const skrnn_vec_##T *)(panel + (size_t)p * nr + nr / 2);           \
-        c00 += a0[p] * b0;                                                       \
-        c01 += a0[p] * b1;                                                       \
-        c10 += a1[p] * b0;                                                       \
-        c11 += a1[p] * b1;                                                       \
-        c20 += a2[p] * b0;                                                       \
-        c21 += a2[p] * b1;                                                       \
-        c30 += a3[p] * b0;                                                       \
-        c31 += a3[p] * b1;                                                       \
-    }                                                                            \
-    /* Each row's base: C's row itself when accumulating, else the bias. */      \
-    if (accumulate) {                                                            \
-        skrnn_store_row_##T(C, C, c00, c01, cols);                               \
-        if (rows > 1) skrnn_store_row_##T(C + ldc, C + ldc, c10, c11, cols);     \
-        if (rows > 2)                                                            \
-            skrnn_store_row_##T(C + 2 * (size_t)ldc, C + 2 * (size_t)ldc,        \
-                                c20, c21, cols);                                 \
-        if (rows > 3)                                                            \
-            skrnn_store_row_##T(C + 3 * (size_t)ldc, C + 3 * (size_t)ldc,        \
-                                c30, c31, cols);                                 \
-    } else {                                                                     \
-        skrnn_store_row_##T(C, bias, c00, c01, cols);                            \
-        if (rows > 1) skrnn_store_row_##T(C + ldc, bias, c10, c11, cols);        \
-        if (rows > 2)                                                            \
-            skrnn_store_row_##T(C + 2 * (size_t)ldc, bias, c20, c21, cols);      \
-        if (rows > 3)                                                            \
-            skrnn_store_row_##T(C + 3 * (size_t)ldc, bias, c30, c31, cols);      \
+    switch (rows * 64 + panels) {                                                \
+    SKRNN_BLOCK_CASE(skrnn_vec_##T, 4, 1) SKRNN_BLOCK_CASE(skrnn_vec_##T, 2, 2)  \
+    SKRNN_BLOCK_CASE(skrnn_vec_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 4)  \
+    SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 2) SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 1)  \
     }                                                                            \
 }                                                                                \
                                                                                  \
@@ -320,7 +332,7 @@ SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                              
 SKRNN_CLONES(void, skrnn_gemm_generic_##T, (                                     \
     int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
     T *C, int ldc, int accumulate),                                              \
-    SKRNN_GEMM_BLOCKS(T, SKRNN_GEMM_MR, 1, skrnn_gemm_block_##T);)               \
+    SKRNN_GEMM_DRIVER(T, 4, SKRNN_QMAX_256, skrnn_run_block_##T))                \
                                                                                  \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
