@@ -102,3 +102,29 @@ def test_n_threads_zero_is_rejected():
     X, y = _ragged_data(np.float64, n=20)
     with pytest.raises(ValueError, match="n_threads"):
         RNNClassifier(n_threads=0).fit(X, y)
+
+
+def test_predictions_from_several_python_threads_at_once_match():
+    """A fitted model keeps its small calls' work arrays for the next call
+    (``RecurrentNetwork.workspace``); calls made at the same time from
+    several Python threads (the kernels release the GIL) must each get their
+    own, and give what one call at a time gives. Then a partial_fit reuses
+    the kept arrays and still matches a model that never kept any."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = _ragged_data(np.float32, n=60)
+    model = RNNClassifier(16, cell="lstm", max_iter=3, random_state=0, n_threads=1).fit(X, y)
+    inputs = [X[i::4] for i in range(4)] * 8
+    alone = [model.predict_proba(part) for part in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(model.predict_proba, inputs))
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
+    assert 1 <= len(model._network._idle_workspaces) <= 4
+
+    fresh = RNNClassifier(16, cell="lstm", max_iter=3, random_state=0, n_threads=1).fit(X, y)
+    for _ in range(3):
+        model.partial_fit(X, y)
+        fresh._network._idle_workspaces.clear()
+        fresh.partial_fit(X, y)
+    np.testing.assert_array_equal(model._params, fresh._params)

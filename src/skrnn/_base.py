@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
-from ._network import RecurrentNetwork, Workspace
+from ._network import RecurrentNetwork
 from ._optimizers import (
     AdamOptimizer, SGDOptimizer, clip_by_global_norm, optimizer_from_state,
 )
@@ -284,9 +284,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 weights = None if weights is None else weights[train_idx]
         # The kernels call BLAS from inside their own threads: BLAS
         # itself must stay single-threaded there.
-        with single_threaded_blas():
+        with single_threaded_blas(), self._network.workspace() as workspace:
             self._fit_stochastic(sequences, targets, weights, validation, incremental,
-                                 n_threads)
+                                 n_threads, workspace)
         return self
 
     def _check_sample_weight(self, sample_weight, sequences):
@@ -405,10 +405,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _fit_stochastic(self, sequences, targets, weights, validation, incremental,
-                        n_threads):
+                        n_threads, workspace):
         """The epochs of a fit; ``weights`` those of the outputs (or None
         for all 1), ``validation`` the held-out part (sequences, targets,
-        weights) with early stopping, else None."""
+        weights) with early stopping, else None; ``workspace`` holds the
+        work arrays of every batch's passes, reused from batch to batch."""
         rng = self._random_state
         early_stopping = validation is not None
         if early_stopping:
@@ -424,8 +425,6 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        # The work arrays of every batch's passes, reused from batch to batch.
-        workspace = Workspace()
         self._warned_exploding = False
         n_updates, clipped_before = 0, self.n_clipped_steps_
         start_time = time.perf_counter()
