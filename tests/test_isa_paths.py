@@ -11,8 +11,8 @@ child process with ``SKRNN_ISA`` set:
   (AVX-512 where the CPU has it): RNN, LSTM and GRU, per sequence and per
   step, on ragged batches, and the reservoir's dense and sparse products;
 - on the AVX2 and the baseline paths, the gradient checks, the NumPy
-  reference of the cells and of the reservoir, the output kernel's accuracy
-  and the thread-count invariance tests pass, as the rest of the suite
+  reference of the cells and of the reservoir, the output kernel's accuracy,
+  the products against NumPy's and the thread-count invariance tests pass, as the rest of the suite
   checks them on the CPU's own path. (On a CPU without AVX-512 the AVX2
   child repeats the CPU's own path.)
 """
@@ -44,7 +44,7 @@ CONFIGURATIONS = [
 
 # The modules whose tests every path must pass.
 PATH_TESTS = ["test_gradients.py", "test_cells.py", "test_threads.py", "test_output_loss.py",
-              "test_esn.py", "test_truncation.py"]
+              "test_products.py", "test_esn.py", "test_truncation.py"]
 
 LEVELS = ["baseline", "avx2", "avx512"]
 

@@ -282,8 +282,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                               None if weights is None else weights[val_idx])
                 sequences, targets = sequences.take(train_idx), targets[train_idx]
                 weights = None if weights is None else weights[train_idx]
-        # The kernels call BLAS from inside their own threads: BLAS
-        # itself must stay single-threaded there.
+        # The kernels call no BLAS, but the few products made in NumPy
+        # between their passes (the output layer of a truncated fit) do:
+        # held to one thread, BLAS starts no threads to spin against the
+        # kernels' own.
         with single_threaded_blas(), self._network.workspace() as workspace:
             self._fit_stochastic(sequences, targets, weights, validation, incremental,
                                  n_threads, workspace)

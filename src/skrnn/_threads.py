@@ -1,7 +1,8 @@
 """Thread settings around kernel calls.
 
-The kernels call BLAS from inside their own threads, so BLAS itself
-must run single-threaded while they do. threadpoolctl's ``threadpool_limits``
+A fit holds BLAS to one thread, so that the products NumPy makes between
+the kernels' passes start no BLAS threads to spin against the kernels'
+own. threadpoolctl's ``threadpool_limits``
 finds the BLAS libraries by scanning every loaded library, which costs
 milliseconds; the controller is therefore built once and reused, so that
 ``predict`` on one sequence or a ``partial_fit`` on a small chunk does not pay

@@ -14,9 +14,9 @@
 #
 # Determinism: the chunking depends on the batch only, never on the thread
 # count; each chunk writes its own rows and its own gradient buffer, and the
-# buffers are summed in chunk order (``sum_chunk_gradients``). BLAS runs
-# single-threaded inside (the caller holds a threadpoolctl limit). So results
-# are bitwise the same for any number of threads.
+# buffers are summed in chunk order (``sum_chunk_gradients``), and every
+# product is skrnn's own (``_gemm.h``), whose sums do not depend on the
+# thread either. So results are bitwise the same for any number of threads.
 #
 # Threads: a kernel fills a ``ChunkJob`` with its arguments and has the team
 # of ``_team.pxd`` run one task per chunk.
@@ -27,8 +27,7 @@ from libc.stdlib cimport free, malloc
 from ._team cimport team_run, team_task
 from libc.string cimport memcpy, memset
 
-from ._blas cimport gemm
-from ._packed cimport packed_gemm_bias
+from ._packed cimport gemm, packed_gemm_bias
 
 cdef extern from "_step_inputs.h":
     bint skrnn_gather_step_float(
@@ -307,11 +306,11 @@ cdef inline void weight_gradients(
     sequence's, zero after its last step)."""
     cdef int n_rows = <int> (row1 - row0)
     gemm(True, False, n_in, width, n_rows,
-         <floating> 1, &X[row0 * n_in], n_in, &D[row0 * width], width,
-         <floating> 0, g_W_ih, width)
+         &X[row0 * n_in], n_in, &D[row0 * width], width,
+         False, g_W_ih, width)
     gemm(True, False, hidden, width, n_rows,
-         <floating> 1, &H[row0 * hidden], hidden, &D_next[row0 * width], width,
-         <floating> 0, g_W_hh, width)
+         &H[row0 * hidden], hidden, &D_next[row0 * width], width,
+         False, g_W_hh, width)
     bias_and_input_gradients(D, W_ih, row0, row1, n_in, width, g_b, dX)
 
 
@@ -355,8 +354,8 @@ cdef inline void stacked_weight_gradients(
     packs D (the widest operand) once instead of twice."""
     cdef int ld_xh = n_in + hidden
     gemm(True, False, ld_xh, width, <int> (row1 - row0),
-         <floating> 1, &XH[row0 * ld_xh], ld_xh, &D[row0 * width], width,
-         <floating> 0, g_W, width)
+         &XH[row0 * ld_xh], ld_xh, &D[row0 * width], width,
+         False, g_W, width)
     bias_and_input_gradients(D, W_ih, row0, row1, n_in, width, g_b, dX)
 
 
@@ -370,8 +369,8 @@ cdef inline void bias_and_input_gradients(
     column_sums(&D[row0 * width], n_rows, width, width, g_b)
     if dX != NULL:
         gemm(False, True, n_rows, n_in, width,
-             <floating> 1, &D[row0 * width], width, W_ih, width,
-             <floating> 0, &dX[row0 * n_in], n_in)
+             &D[row0 * width], width, W_ih, width,
+             False, &dX[row0 * n_in], n_in)
 
 
 cdef inline void given_initial_state_gradients(
@@ -382,8 +381,8 @@ cdef inline void given_initial_state_gradients(
     ``delta0`` holds its recurrent-side deltas (rows of ``width``): add
     h0^T delta0 to dW_hh."""
     gemm(True, False, hidden, width, <int> n_seq,
-         <floating> 1, h0, hidden, delta0, width,
-         <floating> 1, g_W_hh, width)
+         h0, hidden, delta0, width,
+         True, g_W_hh, width)
 
 
 cdef inline void initial_state_rows_gradient(
@@ -393,8 +392,8 @@ cdef inline void initial_state_rows_gradient(
     """d_initial = delta0 @ W_hh^T + beta * d_initial: dLoss/dh0 of each
     sequence through the recurrent side of step 0."""
     gemm(False, True, <int> n_seq, hidden, width,
-         <floating> 1, delta0, width, W_hh, width,
-         beta, d_initial, hidden)
+         delta0, width, W_hh, width,
+         beta != 0, d_initial, hidden)
 
 
 cdef inline void initial_state_gradients(
@@ -405,8 +404,8 @@ cdef inline void initial_state_gradients(
     step 0 summed over the chunk, add h0^T delta0_sum to dW_hh and set
     g_h0 = delta0_sum @ W_hh^T + beta * g_h0."""
     gemm(True, False, hidden, width, 1,
-         <floating> 1, h0, hidden, delta0_sum, width,
-         <floating> 1, g_W_hh, width)
+         h0, hidden, delta0_sum, width,
+         True, g_W_hh, width)
     gemm(False, True, 1, hidden, width,
-         <floating> 1, delta0_sum, width, W_hh, width,
-         beta, g_h0, hidden)
+         delta0_sum, width, W_hh, width,
+         beta != 0, g_h0, hidden)

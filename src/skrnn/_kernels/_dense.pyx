@@ -14,7 +14,7 @@ from cython cimport floating
 
 from ._boundary cimport require_length, require_shape
 from ._packed cimport (
-    SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, pack_weight, packed_gemm_bias,
+    SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, gemm, pack_weight, packed_gemm_bias,
     skrnn_isa_level,
 )
 
@@ -60,3 +60,33 @@ def dense_forward(
                      &X[0, 0], <int> X.shape[1], packed_W, &b[0],
                      &out[0, 0], <int> out.shape[1])
     free_packed(packed_W)
+
+
+def product(
+    const floating[:, ::1] A,
+    const floating[:, ::1] B,
+    floating[:, ::1] out,
+    bint trans_a=False,
+    bint trans_b=False,
+    bint accumulate=False,
+):
+    """out = op(A) @ op(B), or out += op(A) @ op(B) if ``accumulate``: the
+    kernels' product that is not per-step (``gemm`` of ``_packed.pxd``),
+    for the tests. op(X) is X, or X.T if asked; not both transposed.
+
+    The product is single-threaded.
+    """
+    cdef Py_ssize_t m = A.shape[1] if trans_a else A.shape[0]
+    cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t n = B.shape[0] if trans_b else B.shape[1]
+    if trans_a and trans_b:
+        raise ValueError("op(A) and op(B) cannot both be transposed")
+    require_length("op(B)'s rows", B.shape[1] if trans_b else B.shape[0], k)
+    require_shape("out", out.shape[0], out.shape[1], m, n)
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm(trans_a, trans_b, <int> m, <int> n, <int> k,
+             &A[0, 0] if A.shape[0] * A.shape[1] else NULL, <int> A.shape[1],
+             &B[0, 0] if B.shape[0] * B.shape[1] else NULL, <int> B.shape[1],
+             accumulate, &out[0, 0], <int> out.shape[1])

@@ -89,7 +89,12 @@ static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   
                            T *packed)                                            \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
-    for (int j0 = 0; j0 < n; j0 += nr)                                           \
+    for (int j0 = 0; j0 < n; j0 += nr) {                                         \
+        if (!transposed && j0 + nr <= n) { /* a whole panel: row by row */      \
+            for (int p = 0; p < k; p++, packed += nr)                            \
+                memcpy(packed, B + (size_t)p * ldb + j0, nr * sizeof(T));        \
+            continue;                                                            \
+        }                                                                        \
         for (int p = 0; p < k; p++)                                              \
             for (int c = 0; c < nr; c++) {                                       \
                 int j = j0 + c;                                                  \
@@ -97,6 +102,7 @@ static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   
                           : transposed ? B[(size_t)j * ldb + p]                  \
                                        : B[(size_t)p * ldb + j];                 \
             }                                                                    \
+    }                                                                            \
 }
 
 /* skrnn_pack_stacked_T(k1, k2, n, B1, ldb1, B2, ldb2, packed): packs the
@@ -374,11 +380,86 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
 
 #endif
 
+/* skrnn_gemm_T(trans_a, trans_b, m, n, k, A, lda, B, ldb, accumulate, C, ldc):
+ *     C = op(A) @ op(B), or C += op(A) @ op(B) if ``accumulate``,
+ * for row-major A, B and C (row strides lda, ldb, ldc), op(A) (m x k) and
+ * op(B) (k x n): the products that are not per-step, the weight gradients
+ * above all (A^T B over all the rows of a chunk), on the packed
+ * micro-kernels, so that no BLAS is called and the sums are the same on the
+ * AVX2 and AVX-512 paths.
+ *
+ * k goes by in blocks of SKRNN_GEMM_KC: B's rows of each block are packed,
+ * and op(A)'s columns copied into rows if A is transposed, so that the
+ * panels of a block sit in L1 while the rows of op(A) pass over them; each
+ * block's sums are added to C in order. The work memory comes from malloc,
+ * freed before returning; if none is to be had, the same product runs
+ * element by element. */
+#define SKRNN_GEMM_KC 256
+
+#define SKRNN_DEFINE_GEMM(T)                                                     \
+static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                   \
+    int trans_a, int trans_b, int m, int n, int k, const T *A, int lda,          \
+    const T *B, int ldb, int accumulate, T *C, int ldc)                          \
+{                                                                                \
+    const int nr = SKRNN_PANEL_WIDTH(T);                                         \
+    if (m <= 0 || n <= 0)                                                        \
+        return;                                                                  \
+    if (k <= 0) {                                                                \
+        if (!accumulate)                                                         \
+            for (int i = 0; i < m; i++)                                          \
+                memset(C + (size_t)i * ldc, 0, (size_t)n * sizeof(T));           \
+        return;                                                                  \
+    }                                                                            \
+    int kc = k > SKRNN_GEMM_KC ? SKRNN_GEMM_KC : k;                              \
+    size_t packed_size = (size_t)skrnn_packed_size(kc, n, nr);                   \
+    T *packed = (T *)skrnn_packed_alloc(                                         \
+        (packed_size + (trans_a ? (size_t)m * kc : 0)) * sizeof(T));             \
+    T *a_rows = packed + packed_size;                                            \
+    for (int k0 = 0; k0 < k; k0 += kc) {                                         \
+        int rows = k - k0 < kc ? k - k0 : kc;                                    \
+        const T *b = trans_b ? B + k0 : B + (size_t)k0 * ldb;                    \
+        if (packed == NULL) {                                                    \
+            for (int i = 0; i < m; i++)                                          \
+                for (int j = 0; j < n; j++) {                                    \
+                    T sum = 0;                                                   \
+                    for (int p = k0; p < k0 + rows; p++)                         \
+                        sum += (trans_a ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p]) \
+                             * (trans_b ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j]); \
+                    T *c = C + (size_t)i * ldc + j;                              \
+                    *c = accumulate || k0 > 0 ? *c + sum : sum;                  \
+                }                                                                \
+            continue;                                                            \
+        }                                                                        \
+        const T *a = A + k0;                                                     \
+        int ld = lda;                                                            \
+        if (trans_a) {                                                           \
+            /* op(A)'s columns k0 ... k0 + rows, as rows: 16 at a time, whose     \
+             * lines stay in L1 while each of A's rows gives them a value. */    \
+            for (int i0 = 0; i0 < m; i0 += 16) {                                 \
+                int i1 = m - i0 < 16 ? m : i0 + 16;                              \
+                for (int p = 0; p < rows; p++) {                                 \
+                    const T *source = A + (size_t)(k0 + p) * lda;                \
+                    for (int i = i0; i < i1; i++)                                \
+                        a_rows[(size_t)i * rows + p] = source[i];                \
+                }                                                                \
+            }                                                                    \
+            a = a_rows;                                                          \
+            ld = rows;                                                           \
+        }                                                                        \
+        skrnn_pack_##T(rows, n, b, ldb, trans_b, packed);                        \
+        skrnn_gemm_packed_##T(m, n, rows, a, ld, packed, NULL, C, ldc,           \
+                              accumulate || k0 > 0);                             \
+    }                                                                            \
+    skrnn_packed_free(packed);                                                   \
+}
+
 SKRNN_DEFINE_PACK(float)
 SKRNN_DEFINE_PACK(double)
 SKRNN_DEFINE_PACK_STACKED(float)
 SKRNN_DEFINE_PACK_STACKED(double)
 SKRNN_DEFINE_PACKED_GEMM(float)
 SKRNN_DEFINE_PACKED_GEMM(double)
+SKRNN_DEFINE_GEMM(float)
+SKRNN_DEFINE_GEMM(double)
 
 #endif

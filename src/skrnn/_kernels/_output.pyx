@@ -23,18 +23,16 @@ Determinism: the blocks depend on the number of rows only, and their shares
 of the loss and of dLoss/dW and dLoss/db are summed in block order after
 the team is done, so results are bitwise independent of the thread count.
 
-The products call BLAS from the team's threads; the caller keeps BLAS to
-one thread (``skrnn._threads.single_threaded_blas``), as for the cell
-kernels.
+The products are skrnn's own (``_gemm.h``), as in the cell kernels: no
+BLAS runs in the team's threads.
 """
 
 from cython cimport floating
 from libc.math cimport exp, expf, log, log1p, log1pf, logf
 from libc.stdlib cimport free, malloc
 
-from ._blas cimport gemm
 from ._boundary cimport check_thread_count, require_length, require_shape
-from ._packed cimport free_packed, pack_weight, packed_gemm, packed_gemm_bias
+from ._packed cimport free_packed, gemm, pack_weight, packed_gemm, packed_gemm_bias
 from ._team cimport team_run
 
 
@@ -237,8 +235,7 @@ cdef void _block(OutputJob *job, Py_ssize_t block, int worker, floating *dtype) 
     # dLoss/dR = G @ W^T, dLoss/dW's share = R^T @ G, dLoss/db's = sum of G's rows.
     packed_gemm(n, n_in, n_out, Z, n_out, <const floating *> job.packed_W_T,
                 <floating *> job.d_rows + row0 * n_in, n_in, False)
-    gemm(True, False, n_in, n_out, n, <floating> 1, R, n_in, Z, n_out,
-         <floating> 0, share, n_out)
+    gemm(True, False, n_in, n_out, n, R, n_in, Z, n_out, False, share, n_out)
     for j in range(n_out):
         share[n_in * n_out + j] = 0
     for r in range(n):

@@ -28,6 +28,12 @@ cdef extern from "_gemm.h" nogil:
     void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
                                   const double *packed, const double *bias,
                                   double *C, int ldc, int accumulate)
+    void skrnn_gemm_float(int trans_a, int trans_b, int m, int n, int k,
+                          const float *A, int lda, const float *B, int ldb,
+                          int accumulate, float *C, int ldc)
+    void skrnn_gemm_double(int trans_a, int trans_b, int m, int n, int k,
+                           const double *A, int lda, const double *B, int ldb,
+                           int accumulate, double *C, int ldc)
 
 
 cdef extern from "_isa.h" nogil:
@@ -102,3 +108,19 @@ cdef inline void packed_gemm_bias(
         skrnn_gemm_packed_float(m, n, k, A, lda, packed, bias, C, ldc, False)
     else:
         skrnn_gemm_packed_double(m, n, k, A, lda, packed, bias, C, ldc, False)
+
+
+cdef inline void gemm(
+    bint trans_a, bint trans_b, int m, int n, int k,
+    const floating *a, int lda, const floating *b, int ldb,
+    bint accumulate, floating *c, int ldc,
+) noexcept nogil:
+    """C (m x n) = op(A) @ op(B), or C += op(A) @ op(B) if ``accumulate``,
+    all row-major: op(A) is (m x k), op(B) (k x n), not both transposed;
+    lda, ldb and ldc are the row strides of A, B and C as stored. The
+    products that are not per-step (the weight gradients over a chunk's
+    rows), on the packed micro-kernels (``skrnn_gemm_T`` of _gemm.h)."""
+    if floating is float:
+        skrnn_gemm_float(trans_a, trans_b, m, n, k, a, lda, b, ldb, accumulate, c, ldc)
+    else:
+        skrnn_gemm_double(trans_a, trans_b, m, n, k, a, lda, b, ldb, accumulate, c, ldc)

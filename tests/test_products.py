@@ -1,0 +1,54 @@
+"""The kernels' products that are not per-step (``skrnn_gemm_T`` of
+``src/skrnn/_kernels/_gemm.h``): the weight gradients over a chunk's rows,
+A^T B with k in blocks of 256, and D W_ih^T. They must equal NumPy's
+products to rounding for every shape the blocking cuts differently: k
+below, at and past a block, a partial last block; m and n off the panel
+width (16 floats, 8 doubles) and the micro-kernels' heights (8, 4, 2, 1
+rows). tests/test_isa_paths.py runs this module on every instruction-set
+path."""
+
+import numpy as np
+import pytest
+
+from skrnn._kernels._dense import product
+
+SHAPES = [(1, 1, 1), (3, 7, 5), (17, 33, 9), (8, 256, 16), (13, 257, 40), (80, 800, 256),
+          (272, 600, 100), (5, 1000, 3)]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("trans_a, trans_b", [(True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_product_matches_numpy(m, k, n, trans_a, trans_b, dtype, rtol):
+    rng = np.random.RandomState(m * 1000 + k + n)
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    expected = (A.T if trans_a else A).astype(np.float64) @ (B.T if trans_b else B)
+    # Relative to the sum of the terms' magnitudes, which bounds the
+    # rounding of any order of summation.
+    scale = np.abs(A.T if trans_a else A) @ np.abs(B.T if trans_b else B)
+    out = np.full((m, n), np.nan, dtype)
+    product(A, B, out, trans_a, trans_b)
+    assert np.all(np.abs(out - expected) <= rtol * scale)
+    start = rng.normal(size=(m, n)).astype(dtype)
+    out = start.copy()
+    product(A, B, out, trans_a, trans_b, accumulate=True)
+    assert np.all(np.abs(out - (start + expected)) <= rtol * (scale + np.abs(start)))
+
+
+def test_empty_sum_sets_or_keeps():
+    out = np.ones((3, 4))
+    product(np.zeros((0, 3)), np.zeros((0, 4)), out, trans_a=True, accumulate=True)
+    assert np.all(out == 1)
+    product(np.zeros((0, 3)), np.zeros((0, 4)), out, trans_a=True)
+    assert np.all(out == 0)
+
+
+def test_shapes_are_checked():
+    with pytest.raises(ValueError, match="out"):
+        product(np.ones((3, 4)), np.ones((4, 5)), np.empty((3, 4)))
+    with pytest.raises(ValueError, match="op\\(B\\)"):
+        product(np.ones((3, 4)), np.ones((5, 5)), np.empty((3, 5)))
+    with pytest.raises(ValueError, match="both"):
+        product(np.ones((3, 4)), np.ones((5, 3)), np.empty((4, 5)), True, True)
