@@ -251,3 +251,26 @@ def test_pipeline_in_grid_search_selects():
     assert grid.best_params_["rnn__hidden_layer_sizes"] in (2, 16)
     assert grid.best_score_ > 0.85
     assert grid.score(X, y) > 0.85
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "step"])
+def test_prediction_in_slices_gives_the_same_outputs(monkeypatch, estimator):
+    """Inputs too large for the prediction's work memory are predicted in
+    slices of sequences (``RecurrentNetwork.predict_raw``); every sequence
+    gets bitwise the output it gets in one pass."""
+    from skrnn import RNNStepRegressor, _network
+
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 3)) for n in rng.randint(1, 30, size=90)]
+    if estimator == "classifier":
+        model = RNNClassifier(9, cell="gru", max_iter=2, random_state=0)
+        model.fit(X, np.array([x[0, 0] > 0 for x in X]))
+        outputs = model.predict_proba
+    else:
+        model = RNNStepRegressor(9, cell="lstm", max_iter=2, random_state=0)
+        model.fit(X, [np.cumsum(x[:, :1], axis=0) for x in X])
+        outputs = lambda X: np.concatenate(model.predict(X))  # noqa: E731
+    whole = outputs(X)
+    # Room for about 100 steps a slice: a dozen slices.
+    monkeypatch.setattr(_network, "_PREDICT_BUDGET", 100 * 8 * (3 + 9 + 1))
+    np.testing.assert_array_equal(outputs(X), whole)

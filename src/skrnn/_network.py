@@ -244,13 +244,17 @@ class Workspace:
 
     def __init__(self):
         self._buffers = {}
+        self.nbytes = 0
 
     def empty(self, name, shape, dtype):
         """An uninitialised array of ``shape`` for ``name``."""
         size = math.prod(shape)  # not np.prod: this runs a dozen times a batch
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            if buffer is not None:
+                self.nbytes -= buffer.nbytes
             buffer = self._buffers[name] = np.empty(size, dtype)
+            self.nbytes += buffer.nbytes
         return buffer[:size].reshape(shape)
 
     def zeros(self, name, shape, dtype):
@@ -258,10 +262,6 @@ class Workspace:
         array = self.empty(name, shape, dtype)
         array.fill(0)
         return array
-
-    @property
-    def nbytes(self):
-        return sum(buffer.nbytes for buffer in self._buffers.values())
 
 
 class RecurrentNetwork:
@@ -292,6 +292,22 @@ class RecurrentNetwork:
             [self._slice(f"h0_l{last}{d}") for d in spec.directions]
             if self.cell.state_scale_reads_h0 and spec.learn_initial_state else [])
         self._idle_workspaces = []
+        self._params_views = (None, None)
+        # Values kept per time step by a prediction pass, over all layers:
+        # the layers' states (and, stacked, their inputs stored by sequence
+        # and the row index that stores them).
+        self._predict_values_per_row = sum(
+            n_in + hidden + 1 for _, _, n_in, hidden in spec.layers())
+
+    def _views(self, params):
+        """``layout.views(params)``, made once per parameter array: the
+        optimizers update that array in place, so its views stay valid,
+        and a prediction of one sequence need not build them again."""
+        cached, views = self._params_views
+        if cached is not params:
+            views = self.layout.views(params)
+            self._params_views = (params, views)
+        return views
 
     @contextmanager
     def workspace(self):
@@ -304,10 +320,7 @@ class RecurrentNetwork:
         system would map and zero their pages again at every call: that
         doubled the time of a ``partial_fit`` on 16 sequences. Calls that run
         at the same time (from several threads) take one workspace each."""
-        try:
-            ws = self._idle_workspaces.pop()
-        except IndexError:
-            ws = Workspace()
+        ws = self._idle_workspaces.pop() if self._idle_workspaces else Workspace()
         try:
             yield ws
         finally:
@@ -409,7 +422,7 @@ class RecurrentNetwork:
         """
         cache = self._forward_to_head(params, sequences, n_threads, chunk_size,
                                       for_backward, workspace, initial_states)
-        w = self.layout.views(params)
+        w = self._views(params)
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
         out_head = np.empty((len(head_rows), self.n_outputs), self.dtype)
         dense_forward(head_rows, w["W_y"], w["b_y"], out_head)
@@ -463,7 +476,7 @@ class RecurrentNetwork:
         ws = workspace if workspace is not None else Workspace()
         cache = self._forward_to_head(params, sequences, n_threads, CHUNK_SIZE, True, ws,
                                       initial_states)
-        w = self.layout.views(params)
+        w = self._views(params)
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
         head_targets = ws.empty("head_targets", (len(head_rows), self.n_outputs), self.dtype)
         head_order = batch.order if out_rows is None else out_rows
@@ -490,7 +503,7 @@ class RecurrentNetwork:
         ws = workspace if workspace is not None else Workspace()
         batch = BatchLayout(sequences, spec.bidirectional, chunk_size, with_rows=for_backward)
         n_threads = batch.team_size(n_threads)
-        w = self.layout.views(params)
+        w = self._views(params)
         n_dir = len(spec.directions)
         if for_backward:
             # Training: the kernels read (and BPTT reuses) every layer's
@@ -694,7 +707,7 @@ class RecurrentNetwork:
         batch = cache["batch"]
         n_threads = batch.team_size(n_threads)
         layers = cache["layers"]
-        w = self.layout.views(params)
+        w = self._views(params)
         grad = np.empty(self.layout.n_params, self.dtype)
         g = self.layout.views(grad)
         n_dir = len(spec.directions)
@@ -797,15 +810,18 @@ class RecurrentNetwork:
             pass over all of X first; with a non-finite input, ``out`` holds
             whatever it propagated to.
         """
+        max_rows = max(1, _PREDICT_BUDGET
+                       // (self._predict_values_per_row * self.dtype.itemsize))
+        if sequences.data.shape[0] <= max_rows:
+            # One slice (every online call): no slicing, no copy of the outputs.
+            with self.workspace() as ws:
+                out, cache = self.forward(params, sequences, n_threads, PREDICT_CHUNK_SIZE,
+                                          for_backward=False, workspace=ws)
+            return out, cache["inputs_finite"]
         n_seq = len(sequences)
         cum_rows = np.cumsum(sequences.lengths)
         n_out_rows = int(cum_rows[-1]) if self.head.per_step else n_seq
         out = np.empty((n_out_rows, self.n_outputs), self.dtype)
-        # Values kept per time step by a prediction pass, over all layers:
-        # the layers' states (and, stacked, their inputs stored by sequence
-        # and the row index that stores them).
-        per_row = sum(n_in + hidden + 1 for _, _, n_in, hidden in self.spec.layers())
-        max_rows = max(1, _PREDICT_BUDGET // (per_row * self.dtype.itemsize))
         inputs_finite = True
         start = 0
         with self.workspace() as ws:
