@@ -56,7 +56,7 @@ reservoirpy runs its reservoir in Python, one sparse product per step;
 skrnn in compiled kernels. Run it from the repository root, on an otherwise
 idle machine::
 
-    python benchmarks/bench_esn.py                     # 100, 500, 2000 units, 3 repeats
+    python benchmarks/bench_esn.py                     # 100, 500, 2000 units, 7 repeats
     python benchmarks/bench_esn.py --units 100 --repeats 1 --parts one-step
     python benchmarks/bench_esn.py --threads 1 --json esn.json
 
@@ -124,9 +124,16 @@ PARTS = ("one-step", "sequences", "generation")
 # -- timing and scores -----------------------------------------------------------
 
 
+# OpenBLAS's threads spin for some tens of milliseconds after each call
+# before they sleep, and meanwhile take cores from whatever runs next;
+# reservoirpy's readout calls BLAS, so each timed call waits for them first.
+BLAS_SETTLE_SECONDS = 0.2
+
+
 def time_call(func):
     """Wall-clock seconds of one call of ``func()``, and what it returned."""
     gc.collect()  # the previous run's garbage, collected outside the timing
+    time.sleep(BLAS_SETTLE_SECONDS)
     start = time.perf_counter()
     result = func()
     return time.perf_counter() - start, result
@@ -491,10 +498,10 @@ def parse_args(argv=None):
     parser.add_argument("--units", type=int, nargs="+", default=[100, 500, 2000],
                         help="reservoir sizes of the one-step and sequences parts "
                              "(default: 100 500 2000)")
-    parser.add_argument("--repeats", type=int, default=3,
+    parser.add_argument("--repeats", type=int, default=7,
                         help="fits per measurement, fit r drawing its reservoir from "
                              "seed r: the best time and the median error are kept "
-                             "(default: 3)")
+                             "(default: 7)")
     parser.add_argument("--threads", type=int, default=2,
                         help="skrnn's threads, BLAS's threads, and reservoirpy's "
                              "workers beside 1 (default: 2)")

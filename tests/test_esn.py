@@ -105,6 +105,32 @@ def test_kernel_from_given_states_and_generation(dtype):
                 y @ weights.W_in.astype(float) + state @ W + weights.bias)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+def test_steps_cut_by_columns_give_the_states_of_one_thread(dtype, sparse):
+    """Fewer chunks than threads and a reservoir of 400 units or more: each
+    step's columns are shared among the threads (_reservoir.pyx). 420
+    units (a partial last panel) over one long series and over a few ragged
+    ones: bitwise the states, pooling and generation of one thread, and the
+    equation's."""
+    weights = _reservoir(n_features=2, n_units=420, dtype=dtype).with_product(sparse)
+    rng = np.random.RandomState(4)
+    W_out, b_out = rng.normal(size=(420, 2)) * 0.05, rng.normal(size=2)
+    for X in ([rng.normal(size=(120, 2)).astype(dtype)],
+              _ragged(n_sequences=5, n_features=2, dtype=dtype, seed=5)):
+        sequences, _ = check_sequences(X)
+        runs = [weights.run(sequences, store_from=1, pooling="mean", n_threads=n)
+                for n in (1, 2)]
+        for one, two in zip(runs[0][:3], runs[1][:3]):
+            np.testing.assert_array_equal(one, two)
+        reference = reference_states(weights, X)
+        np.testing.assert_allclose(runs[1][0], np.concatenate([r[1:] for r in reference]),
+                                   rtol=0, atol=STATE_TOLERANCE[dtype])
+        generated = [weights.generate(runs[0][2], W_out, b_out, n_steps=20, n_threads=n)
+                     for n in (1, 2)]
+        np.testing.assert_array_equal(generated[0], generated[1])
+
+
 def test_kernel_reports_non_finite_inputs():
     weights = _reservoir()
     X = np.random.RandomState(0).normal(size=(20, 10, 3))

@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _unchanged_on_error, check_sequence_weights
+from ._kernels._dense import dense_forward
 from ._readout import RidgeReadout
 from ._reservoir import make_reservoir
 from ._rnn import check_partial_fit_classes
@@ -29,6 +30,7 @@ from ._sequences import Sequences, check_n_batch_labels, validate_sequences
 from ._step import (
     _came_as_array, _per_sequence_targets, _split_by_sequence, checked_step_values,
 )
+from ._threads import effective_n_threads
 
 RESERVOIR_PARAMETERS = """
     n_units : int, default=100
@@ -223,7 +225,8 @@ class _BaseESN(BaseEstimator):
                     f"y has {targets.shape[1]} outputs, but the model was fitted "
                     f"with {readout.n_outputs}.")
             readout = readout.copy()
-            readout.add(features, targets, row_weights)
+            readout.add(features, targets, row_weights,
+                        n_threads=effective_n_threads(self.n_threads))
             coef, intercept = readout.solve(self.alpha)
         self._readout = readout
         self._set_readout(coef, intercept)
@@ -237,7 +240,14 @@ class _BaseESN(BaseEstimator):
         self.intercept_ = float(intercept[0]) if one else intercept
 
     def _raw(self, features):
-        return features.astype(np.float64) @ self._coef.T + self._intercept
+        # On the kernels' packed product rather than through BLAS: BLAS's
+        # threads, woken by a product here, spin for a while after it,
+        # against the reservoir kernel's threads of the next call (a
+        # two-thread run over one long series took 50% longer).
+        out = np.empty((features.shape[0], self._coef.shape[0]))
+        dense_forward(np.ascontiguousarray(features, dtype=np.float64),
+                      np.ascontiguousarray(self._coef.T), self._intercept, out)
+        return out
 
     def _check_lengths(self, sequences):
         pass

@@ -17,6 +17,9 @@ states would lose the digits that a small ``alpha`` leaves to the solve.
 import numpy as np
 import scipy.linalg
 
+from ._kernels._dense import product
+from ._threads import single_threaded_blas
+
 
 class RidgeReadout:
     """Normal equations of a ridge readout, and their solution.
@@ -45,15 +48,21 @@ class RidgeReadout:
         copy.total_weight = self.total_weight
         return copy
 
-    def add(self, F, Y, weights=None):
+    def add(self, F, Y, weights=None, n_threads=1):
         """Add the rows F (n, n_features) with targets Y (n, n_outputs) and
-        optional weights (n,)."""
+        optional weights (n,), the products on ``n_threads`` threads.
+
+        The products run on the kernels' own (``skrnn._kernels._dense.product``)
+        rather than BLAS: BLAS's threads spin for a while after each call,
+        against the reservoir kernel's threads of the next run, and the
+        solve below holds BLAS to one thread for the same reason."""
         F1 = np.empty((F.shape[0], F.shape[1] + 1))
         F1[:, :-1] = F
         F1[:, -1] = 1.0
         weighted = F1 if weights is None else F1 * np.asarray(weights, float)[:, None]
-        self.gram += weighted.T @ F1
-        self.moments += weighted.T @ np.asarray(Y, float)
+        product(weighted, F1, self.gram, trans_a=True, accumulate=True, n_threads=n_threads)
+        product(weighted, np.ascontiguousarray(Y, dtype=np.float64), self.moments,
+                trans_a=True, accumulate=True, n_threads=n_threads)
         self.total_weight += F.shape[0] if weights is None else float(np.sum(weights))
 
     def solve(self, alpha):
@@ -64,9 +73,16 @@ class RidgeReadout:
         system = self.gram.copy()
         n = system.shape[0] - 1
         system[np.arange(n), np.arange(n)] += alpha
+        with single_threaded_blas():
+            return self._solve(system)
+
+    def _solve(self, system):
+        """The solution of ``system`` (the penalised normal equations) for
+        the moments."""
         try:
-            solution = scipy.linalg.solve(system, self.moments, assume_a="pos",
-                                          check_finite=False)
+            # Cholesky: the system is symmetric positive definite for alpha > 0.
+            factor = scipy.linalg.cho_factor(system, check_finite=False)
+            solution = scipy.linalg.cho_solve(factor, self.moments, check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             solution = None
         if solution is None or not np.all(np.isfinite(solution)):

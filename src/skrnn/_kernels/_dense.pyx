@@ -12,11 +12,12 @@ no BLAS at all.
 
 from cython cimport floating
 
-from ._boundary cimport require_length, require_shape
+from ._boundary cimport check_thread_count, require_length, require_shape
 from ._packed cimport (
     SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, gemm, pack_weight, packed_gemm_bias,
     skrnn_isa_level,
 )
+from ._team cimport team_run
 
 
 def instruction_set():
@@ -62,6 +63,32 @@ def dense_forward(
     free_packed(packed_W)
 
 
+cdef struct ProductJob:
+    bint is_double, trans_a, trans_b, accumulate
+    int m, k, block_width, n
+    const void *A
+    const void *B
+    void *C
+    int lda, ldb, ldc
+
+
+cdef void _product_block(void *job_, Py_ssize_t block, int worker) noexcept nogil:
+    """Columns block * block_width ... of C: B's columns (rows if transposed)
+    and C's columns from there."""
+    cdef ProductJob *job = <ProductJob *> job_
+    cdef int j0 = <int> block * job.block_width
+    cdef int width = min(job.block_width, job.n - j0)
+    cdef Py_ssize_t b_offset = <Py_ssize_t> j0 * job.ldb if job.trans_b else j0
+    if job.is_double:
+        gemm(job.trans_a, job.trans_b, job.m, width, job.k, <const double *> job.A, job.lda,
+             <const double *> job.B + b_offset, job.ldb, job.accumulate,
+             <double *> job.C + j0, job.ldc)
+    else:
+        gemm(job.trans_a, job.trans_b, job.m, width, job.k, <const float *> job.A, job.lda,
+             <const float *> job.B + b_offset, job.ldb, job.accumulate,
+             <float *> job.C + j0, job.ldc)
+
+
 def product(
     const floating[:, ::1] A,
     const floating[:, ::1] B,
@@ -69,24 +96,38 @@ def product(
     bint trans_a=False,
     bint trans_b=False,
     bint accumulate=False,
+    int n_threads=1,
 ):
     """out = op(A) @ op(B), or out += op(A) @ op(B) if ``accumulate``: the
-    kernels' product that is not per-step (``gemm`` of ``_packed.pxd``),
-    for the tests. op(X) is X, or X.T if asked; not both transposed.
+    kernels' product that is not per-step (``gemm`` of ``_packed.pxd``).
+    op(X) is X, or X.T if asked; not both transposed.
 
-    The product is single-threaded.
+    With ``n_threads`` > 1 the columns of ``out`` are shared among the
+    kernels' team in blocks of whole panels; every value is the same sum
+    in the same order whatever the thread count.
     """
+    cdef ProductJob job
     cdef Py_ssize_t m = A.shape[1] if trans_a else A.shape[0]
     cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
     cdef Py_ssize_t n = B.shape[0] if trans_b else B.shape[1]
+    cdef int panel = <int> (64 // sizeof(floating))
     if trans_a and trans_b:
         raise ValueError("op(A) and op(B) cannot both be transposed")
     require_length("op(B)'s rows", B.shape[1] if trans_b else B.shape[0], k)
     require_shape("out", out.shape[0], out.shape[1], m, n)
+    check_thread_count(n_threads)
     if m == 0 or n == 0:
         return
+    job.is_double = floating is double
+    job.trans_a, job.trans_b, job.accumulate = trans_a, trans_b, accumulate
+    job.m, job.k, job.n = <int> m, <int> k, <int> n
+    job.A = &A[0, 0] if A.shape[0] * A.shape[1] else NULL
+    job.B = &B[0, 0] if B.shape[0] * B.shape[1] else NULL
+    job.C = &out[0, 0]
+    job.lda, job.ldb, job.ldc = <int> A.shape[1], <int> B.shape[1], <int> out.shape[1]
+    # Two blocks a thread, whole panels each.
+    job.block_width = <int> ((n + 2 * n_threads - 1) // (2 * n_threads))
+    job.block_width = (job.block_width + panel - 1) // panel * panel
     with nogil:
-        gemm(trans_a, trans_b, <int> m, <int> n, <int> k,
-             &A[0, 0] if A.shape[0] * A.shape[1] else NULL, <int> A.shape[1],
-             &B[0, 0] if B.shape[0] * B.shape[1] else NULL, <int> B.shape[1],
-             accumulate, &out[0, 0], <int> out.shape[1])
+        team_run(n_threads, (n + job.block_width - 1) // job.block_width, _product_block,
+                 &job)

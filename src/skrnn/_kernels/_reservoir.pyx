@@ -20,6 +20,14 @@ The recurrent product is either dense, on W packed once per call (``_gemm.h``),
 or sparse, on W stored by columns (``_reservoir.h``); Python chooses by
 density. The input projection is always the dense packed product: inputs
 have few features.
+
+Fewer chunks than threads (one long series, the usual case of reservoir
+computing): the chunks run one after another on the calling thread, and each
+step's pre-activations are cut by columns among the team instead, each
+column computed by the same operations as above, so the states are still
+the same bitwise. A step of a large reservoir (hundreds of thousands of
+multiply-adds, streamed from memory) is long enough that the team's
+hand-off at every step costs little next to it.
 """
 
 from cython cimport floating
@@ -52,6 +60,12 @@ cpdef enum Pooling:
     POOL_LAST = 1
     POOL_MEAN = 2
     POOL_MAX = 3
+
+
+# Reservoirs from this size cut their steps by columns among the threads
+# when there are fewer chunks than threads (see the module's docstring).
+cdef enum:
+    COLUMNS_FROM_UNITS = 400
 
 
 cdef struct ReservoirJob:
@@ -96,6 +110,21 @@ cdef struct ReservoirJob:
     void *work
     Py_ssize_t work_stride
     char *chunk_inputs_finite
+    # Steps cut by columns among this many threads (0: a chunk per thread).
+    int column_threads
+
+
+# One step's pre-activations, P[:rows] = U[:rows] W_in + b + S[:rows] W, cut
+# into column blocks (``StepColumns.n_blocks`` of ``block_width``, a multiple
+# of the packed panels' width) for the team.
+cdef struct StepColumns:
+    const ReservoirJob *job
+    const void *U
+    const void *S
+    void *P
+    Py_ssize_t rows
+    bint has_state
+    int block_width
 
 
 def reservoir_states(
@@ -302,16 +331,23 @@ cdef int _pack_and_run(
     and, for the dense product, W, and run ``task`` on every chunk. The
     caller frees the job (``_free_job``), whether or not this raises."""
     cdef Py_ssize_t n_chunks = (job.n_seq + job.chunk_size - 1) // job.chunk_size
+    cdef Py_ssize_t c
     cdef int n = job.n_units
-    n_threads = <int> min(n_threads, n_chunks)
-    job.work = malloc(n_threads * job.work_stride * sizeof(floating))
+    cdef int chunk_threads = <int> min(n_threads, n_chunks)
+    if n_threads > n_chunks and n >= COLUMNS_FROM_UNITS:
+        job.column_threads, chunk_threads = n_threads, 1
+    job.work = malloc(chunk_threads * job.work_stride * sizeof(floating))
     if job.work == NULL:
         raise MemoryError("cannot allocate the reservoir's work arrays")
     job.packed_W_in = pack_weight(job.n_in, n, &W_in[0, 0], n, False)
     if job.col_ptr == NULL:
         job.packed_W = pack_weight(n, n, &W[0, 0], n, False)
     with nogil:
-        team_run(n_threads, n_chunks, task, job)
+        if job.column_threads:
+            for c in range(n_chunks):
+                task(job, c, 0)
+        else:
+            team_run(chunk_threads, n_chunks, task, job)
     return 0
 
 
@@ -414,20 +450,72 @@ cdef inline void _leaky_update(
 
 cdef inline void _recurrent_product(
     const ReservoirJob *job, const floating *S, Py_ssize_t rows, floating *P,
+    int j0, int j1,
 ) noexcept nogil:
-    """P[:rows] += S[:rows] @ W."""
+    """P[:rows, j0:j1] += S[:rows] @ W[:, j0:j1] (j0 a multiple of the packed
+    panels' width)."""
     cdef int n = job.n_units
     cdef Py_ssize_t p
     if job.packed_W != NULL:
-        packed_gemm(<int> rows, n, n, S, n, <const floating *> job.packed_W, P, n, True)
+        packed_gemm(<int> rows, j1 - j0, n, S, n,
+                    <const floating *> job.packed_W + <Py_ssize_t> j0 * n, &P[j0], n, True)
         return
     for p in range(rows):
         if floating is float:
-            skrnn_sparse_accumulate_float(&S[p * n], n, job.col_ptr, job.row_index,
-                                          <const float *> job.values, &P[p * n])
+            skrnn_sparse_accumulate_float(&S[p * n], j1 - j0, &job.col_ptr[j0],
+                                          job.row_index, <const float *> job.values,
+                                          &P[p * n + j0])
         else:
-            skrnn_sparse_accumulate_double(&S[p * n], n, job.col_ptr, job.row_index,
-                                           <const double *> job.values, &P[p * n])
+            skrnn_sparse_accumulate_double(&S[p * n], j1 - j0, &job.col_ptr[j0],
+                                           job.row_index, <const double *> job.values,
+                                           &P[p * n + j0])
+
+
+cdef inline void _pre_activations(
+    const ReservoirJob *job, const floating *U, const floating *S, Py_ssize_t rows,
+    bint has_state, floating *P, int j0, int j1,
+) noexcept nogil:
+    """P[:rows, j0:j1] = U[:rows] @ W_in[:, j0:j1] + b[j0:j1], plus
+    S[:rows] @ W[:, j0:j1] if ``has_state`` (j0 a multiple of the packed
+    panels' width)."""
+    cdef int n = job.n_units, n_in = job.n_in
+    packed_gemm_bias(<int> rows, j1 - j0, n_in, U, n_in,
+                     <const floating *> job.packed_W_in + <Py_ssize_t> j0 * n_in,
+                     <const floating *> job.b + j0, &P[j0], n)
+    if has_state:
+        _recurrent_product(job, S, rows, P, j0, j1)
+
+
+cdef void _column_block_task(void *step_, Py_ssize_t block, int worker) noexcept nogil:
+    cdef StepColumns *step = <StepColumns *> step_
+    cdef int j0 = <int> block * step.block_width
+    cdef int j1 = min(j0 + step.block_width, step.job.n_units)
+    if step.job.is_double:
+        _pre_activations(step.job, <const double *> step.U, <const double *> step.S,
+                         step.rows, step.has_state, <double *> step.P, j0, j1)
+    else:
+        _pre_activations(step.job, <const float *> step.U, <const float *> step.S,
+                         step.rows, step.has_state, <float *> step.P, j0, j1)
+
+
+cdef inline void _step_pre_activations(
+    const ReservoirJob *job, const floating *U, const floating *S, Py_ssize_t rows,
+    bint has_state, floating *P,
+) noexcept nogil:
+    """P[:rows] = U[:rows] @ W_in + b (+ S[:rows] @ W): on this thread, or
+    cut by columns among ``job.column_threads`` threads."""
+    cdef StepColumns step
+    cdef int panel = <int> (64 // sizeof(floating))
+    if not job.column_threads:
+        _pre_activations(job, U, S, rows, has_state, P, 0, job.n_units)
+        return
+    step.job, step.U, step.S, step.P = job, U, S, P
+    step.rows, step.has_state = rows, has_state
+    # Two blocks a thread, whole panels each.
+    step.block_width = (job.n_units + 2 * job.column_threads - 1) // (2 * job.column_threads)
+    step.block_width = (step.block_width + panel - 1) // panel * panel
+    team_run(job.column_threads, (job.n_units + step.block_width - 1) // step.block_width,
+             _column_block_task, &step)
 
 
 cdef inline void _initial_states(
@@ -469,11 +557,7 @@ cdef void _run_chunk(ReservoirJob *job, Py_ssize_t chunk, int worker,
     while running > 0:
         finite &= gather_step_inputs(<const floating *> job.X, &job.input_start[first], 1,
                                      lengths, t, running, n_in, U, n_in)
-        packed_gemm_bias(<int> running, n, n_in, U, n_in,
-                         <const floating *> job.packed_W_in,
-                         <const floating *> job.b, P, n)
-        if has_state:
-            _recurrent_product(job, S, running, P)
+        _step_pre_activations(job, U, S, running, has_state, P)
         for p in range(running):
             _leaky_update(&S[p * n], &P[p * n], n, leak, not has_state)
         has_state = True
@@ -537,8 +621,6 @@ cdef void _generate_chunk(ReservoirJob *job, Py_ssize_t chunk, int worker,
                    n_out * sizeof(floating))
         if k + 1 == n_steps:
             break
-        packed_gemm_bias(<int> count, n, n_out, Y, n_out, <const floating *> job.packed_W_in,
-                         <const floating *> job.b, P, n)
-        _recurrent_product(job, S, count, P)
+        _step_pre_activations(job, Y, S, count, True, P)
         for p in range(count):
             _leaky_update(&S[p * n], &P[p * n], n, leak, False)
