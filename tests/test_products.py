@@ -52,3 +52,44 @@ def test_shapes_are_checked():
         product(np.ones((3, 4)), np.ones((5, 5)), np.empty((3, 5)))
     with pytest.raises(ValueError, match="both"):
         product(np.ones((3, 4)), np.ones((5, 3)), np.empty((4, 5)), True, True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_output_layer_writes_each_row_where_asked(dtype):
+    """``dense_forward`` with ``rows`` writes X[i] @ W + b to out[rows[i]],
+    in blocks of 256 rows shared among the threads: bitwise what one
+    thread writes, equal to NumPy's product to rounding."""
+    from skrnn._kernels._dense import dense_forward
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1000, 37)).astype(dtype)
+    W, b = rng.normal(size=(37, 11)).astype(dtype), rng.normal(size=11).astype(dtype)
+    rows = rng.permutation(1000)
+    outs = []
+    for n_threads in (1, 2):
+        out = np.full((1000, 11), np.nan, dtype)
+        dense_forward(X, W, b, out, rows, n_threads)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    expected = np.empty((1000, 11))
+    expected[rows] = X.astype(float) @ W + b
+    np.testing.assert_allclose(outs[0], expected, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+    with pytest.raises(ValueError, match="rows\\[3\\]"):
+        bad = rows.copy()
+        bad[3] = 1000
+        dense_forward(X, W, b, out, bad)
+
+
+def test_row_argmax_is_numpys():
+    from skrnn._kernels._dense import row_argmax
+
+    rng = np.random.RandomState(0)
+    raw = rng.randint(0, 4, size=(500, 7)).astype(np.float64)  # many ties
+    raw[3, 5] = raw[4, 0] = raw[6, 6] = np.nan
+    raw[8] = -np.inf
+    index = np.empty(500, np.intp)
+    row_argmax(raw, index)
+    np.testing.assert_array_equal(index, raw.argmax(axis=1))
+    row_argmax(raw[:, :1].copy(), index)
+    assert np.all(index == 0)

@@ -424,13 +424,9 @@ class RecurrentNetwork:
                                       for_backward, workspace, initial_states)
         w = self._views(params)
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
-        out_head = np.empty((len(head_rows), self.n_outputs), self.dtype)
-        dense_forward(head_rows, w["W_y"], w["b_y"], out_head)
-        out = np.empty_like(out_head)
-        if out_rows is None:
-            out[batch.order] = out_head
-        else:
-            out[out_rows] = out_head
+        out = np.empty((len(head_rows), self.n_outputs), self.dtype)
+        dense_forward(head_rows, w["W_y"], w["b_y"], out,
+                      batch.order if out_rows is None else out_rows, n_threads)
         return out, cache
 
     def forward_loss(self, params, sequences, targets, loss, n_terms, n_threads,

@@ -16,6 +16,7 @@ from ._docs import (
     INPUT_NOTE, NETWORK_PARAMETERS, POOLING_PARAMETER, SHARED_ATTRIBUTES,
     TRAINING_PARAMETERS, class_weight_parameter,
 )
+from ._kernels._dense import row_argmax
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
 
 
@@ -176,7 +177,9 @@ def labels_from_raw(classes, raw):
     """The class each row of raw outputs predicts."""
     if raw.shape[1] == 1:
         return classes[(raw[:, 0] > 0).astype(int)]
-    return classes[raw.argmax(axis=1)]
+    index = np.empty(raw.shape[0], np.intp)
+    row_argmax(np.ascontiguousarray(raw), index)
+    return classes[index]
 
 
 def accuracy_of_raw(raw, targets, weights=None):

@@ -11,6 +11,8 @@ no BLAS at all.
 """
 
 from cython cimport floating
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from ._boundary cimport check_thread_count, require_length, require_shape
 from ._packed cimport (
@@ -33,34 +35,145 @@ def instruction_set():
     return "avx2" if level == SKRNN_ISA_AVX2 else "baseline"
 
 
+cdef struct DenseJob:
+    bint is_double
+    const void *X
+    const void *packed_W
+    const void *b
+    void *out
+    # Output row of each row of X (NULL: the same row).
+    const Py_ssize_t *rows
+    Py_ssize_t n_rows
+    int n_in, n_out
+    Py_ssize_t block_rows
+    # block_rows x n_out values per worker, where a block is computed
+    # before its rows go where ``rows`` says.
+    void *scratch
+
+
+# Rows of X per task of ``dense_forward``.
+cdef enum:
+    DENSE_BLOCK_ROWS = 256
+
+
+cdef void _dense_rows(DenseJob *job, Py_ssize_t block, int worker,
+                      floating *dtype) noexcept nogil:
+    cdef Py_ssize_t r0 = block * job.block_rows
+    cdef Py_ssize_t r1 = min(r0 + job.block_rows, job.n_rows)
+    cdef Py_ssize_t i
+    cdef int n_in = job.n_in, n_out = job.n_out
+    cdef const floating *X = <const floating *> job.X + r0 * n_in
+    cdef floating *out = <floating *> job.out
+    cdef floating *scratch = <floating *> job.scratch + worker * job.block_rows * n_out
+    if job.rows == NULL:
+        packed_gemm_bias(<int> (r1 - r0), n_out, n_in, X, n_in,
+                         <const floating *> job.packed_W, <const floating *> job.b,
+                         &out[r0 * n_out], n_out)
+        return
+    packed_gemm_bias(<int> (r1 - r0), n_out, n_in, X, n_in,
+                     <const floating *> job.packed_W, <const floating *> job.b,
+                     scratch, n_out)
+    for i in range(r1 - r0):
+        memcpy(&out[job.rows[r0 + i] * n_out], &scratch[i * n_out],
+               n_out * sizeof(floating))
+
+
+cdef void _dense_task(void *job_, Py_ssize_t block, int worker) noexcept nogil:
+    cdef DenseJob *job = <DenseJob *> job_
+    if job.is_double:
+        _dense_rows(job, block, worker, <double *> NULL)
+    else:
+        _dense_rows(job, block, worker, <float *> NULL)
+
+
 def dense_forward(
     const floating[:, ::1] X,
     const floating[:, ::1] W,
     const floating[::1] b,
     floating[:, ::1] out,
+    const Py_ssize_t[::1] rows=None,
+    int n_threads=1,
 ):
-    """out = X @ W + b.
+    """out = X @ W + b, or, with ``rows``, out[rows[i]] = X[i] @ W + b.
 
     Parameters
     ----------
     X : (n_rows, n_in) array
     W : (n_in, n_out) array
     b : (n_out,) array
-    out : (n_rows, n_out) array, written
-
-    The product is single-threaded.
+    out : (n_rows, n_out) array, written (with ``rows``: any number of
+        rows, those ``rows`` names written)
+    rows : (n_rows,) array of rows of ``out``, optional
+        Where each row's result goes: the output layer writes each head
+        row's outputs in the caller's order, with no scatter after it.
+    n_threads : int
+        Blocks of 256 rows are shared among the kernels' team; each row is
+        computed alone, so the result does not depend on the thread count.
     """
+    cdef DenseJob job
+    cdef Py_ssize_t i, n_rows = X.shape[0], n_blocks
     cdef floating *packed_W
     require_shape("W", W.shape[0], W.shape[1], X.shape[1], -1)
     require_length("b", b.shape[0], W.shape[1])
-    require_shape("out", out.shape[0], out.shape[1], X.shape[0], W.shape[1])
-    if X.shape[0] == 0 or W.shape[1] == 0:
+    check_thread_count(n_threads)
+    if rows is None:
+        require_shape("out", out.shape[0], out.shape[1], n_rows, W.shape[1])
+    else:
+        require_length("rows", rows.shape[0], n_rows)
+        require_shape("out", out.shape[0], out.shape[1], -1, W.shape[1])
+        for i in range(n_rows):
+            if rows[i] < 0 or rows[i] >= out.shape[0]:
+                raise ValueError(f"kernel argument rows[{i}] = {rows[i]} is not a row "
+                                 f"of out ({out.shape[0]} rows)")
+    if n_rows == 0 or W.shape[1] == 0:
         return
+    n_blocks = (n_rows + DENSE_BLOCK_ROWS - 1) // DENSE_BLOCK_ROWS
+    n_threads = <int> min(n_threads, n_blocks)
+    job.is_double = floating is double
+    job.X, job.b, job.out = &X[0, 0], &b[0], &out[0, 0]
+    job.rows = &rows[0] if rows is not None else NULL
+    job.n_rows, job.n_in, job.n_out = n_rows, <int> W.shape[0], <int> W.shape[1]
+    job.block_rows = DENSE_BLOCK_ROWS
+    job.scratch = NULL
+    if rows is not None:
+        job.scratch = malloc(n_threads * DENSE_BLOCK_ROWS * W.shape[1] * sizeof(floating))
+        if job.scratch == NULL:
+            raise MemoryError("cannot allocate the output layer's scratch")
     packed_W = pack_weight(W.shape[0], W.shape[1], &W[0, 0], W.shape[1], False)
-    packed_gemm_bias(<int> X.shape[0], <int> W.shape[1], <int> W.shape[0],
-                     &X[0, 0], <int> X.shape[1], packed_W, &b[0],
-                     &out[0, 0], <int> out.shape[1])
+    job.packed_W = packed_W
+    with nogil:
+        team_run(n_threads, n_blocks, _dense_task, &job)
     free_packed(packed_W)
+    free(job.scratch)
+
+
+def row_argmax(const floating[:, ::1] raw, Py_ssize_t[::1] out):
+    """out[i] = the column of row i's largest value, the first of equals; a
+    NaN counts as the largest (numpy's argmax). Branch-free over each row's
+    few values, where numpy's argmax mispredicts a branch at every new
+    maximum and takes ten times as long."""
+    cdef Py_ssize_t i, j, best_j, n_columns = raw.shape[1]
+    cdef floating best, value
+    cdef bint greater, has_nan
+    require_length("out", out.shape[0], raw.shape[0])
+    if n_columns == 0:
+        raise ValueError("kernel argument raw has no columns")
+    with nogil:
+        for i in range(raw.shape[0]):
+            best, best_j = raw[i, 0], 0
+            has_nan = best != best
+            for j in range(1, n_columns):
+                value = raw[i, j]
+                greater = value > best
+                best_j = j if greater else best_j
+                best = value if greater else best
+                has_nan = has_nan | (value != value)
+            if has_nan:
+                for j in range(n_columns):
+                    if raw[i, j] != raw[i, j]:
+                        best_j = j
+                        break
+            out[i] = best_j
 
 
 cdef struct ProductJob:
