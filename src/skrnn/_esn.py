@@ -242,8 +242,7 @@ class _BaseESN(BaseEstimator):
     def _raw(self, features):
         # On the kernels' packed product rather than through BLAS: BLAS's
         # threads, woken by a product here, spin for a while after it,
-        # against the reservoir kernel's threads of the next call (a
-        # two-thread run over one long series took 50% longer).
+        # against the reservoir kernel's threads of the next call.
         out = np.empty((features.shape[0], self._coef.shape[0]))
         dense_forward(np.ascontiguousarray(features, dtype=np.float64),
                       np.ascontiguousarray(self._coef.T), self._intercept, out)

@@ -317,9 +317,9 @@ class RecurrentNetwork:
         Small calls, the online prediction of one sequence or a
         ``partial_fit`` on a few, would otherwise allocate their work arrays
         afresh each time, and with glibc's default thresholds the operating
-        system would map and zero their pages again at every call: that
-        doubled the time of a ``partial_fit`` on 16 sequences. Calls that run
-        at the same time (from several threads) take one workspace each."""
+        system would map and zero their pages again at every call, a cost of
+        the order of the call's arithmetic. Calls that run at the same time
+        (from several threads) take one workspace each."""
         ws = self._idle_workspaces.pop() if self._idle_workspaces else Workspace()
         try:
             yield ws

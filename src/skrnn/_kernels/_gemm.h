@@ -249,11 +249,11 @@ static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                       
 /* The AVX-512 path: a panel row (64 bytes) is one vector register, and a
  * block of 8 rows times two panels keeps 16 accumulators: each value of A,
  * broadcast once, feeds two multiply-adds, so that the loads leave both FMA
- * units busy (8 rows times one panel, one load per multiply-add, ran 15%
- * slower). The rows left over go in blocks of 4 rows times 4 panels, 2 x 8
+ * units busy (with one panel, a load per multiply-add, the loads set the
+ * pace). The rows left over go in blocks of 4 rows times 4 panels, 2 x 8
  * and 1 x 8, still 8 to 16 independent chains: a product of one row (the
- * prediction of one sequence) runs 8 panels at a time instead of a block
- * of 8 rows of which 7 were thrown away. */
+ * prediction of one sequence) runs 8 panels at a time, not a block of 8
+ * rows of which 7 would be thrown away. */
 typedef float skrnn_vec512_float __attribute__((vector_size(64), aligned(4)));
 typedef double skrnn_vec512_double __attribute__((vector_size(64), aligned(8)));
 
