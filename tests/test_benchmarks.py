@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
@@ -55,6 +56,28 @@ def test_small_calls_run_prints_the_table_and_writes_the_json(tmp_path):
     assert run["kind"] == "small_calls"
     assert [r["call"] for r in run["results"]] == ["predict-one", "partial-fit-16"]
     assert all(r["skrnn_us"] > 0 for r in run["results"])
+
+
+def test_gemm_candidates_agree_with_skrnn_and_write_the_json(tmp_path):
+    import gemm_candidates
+
+    path = tmp_path / "gemm.json"
+    command = [sys.executable, os.path.join(BENCHMARKS, "gemm_candidates.py"),
+               "--products", "fwd-step h32", "--json", str(path)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "fwd-step h32       float32" in out
+    run = json.loads(path.read_text())
+    assert run["kind"] == "gemm_candidates"
+    libraries = {r["library"] for r in run["rows"]}
+    expected = {"skrnn"} | ({"openblas"} if gemm_candidates.openblas_path() else set())
+    assert expected <= libraries
+    k = gemm_candidates.SHAPES["fwd-step h32"][2]
+    for row in run["rows"]:
+        assert row["product"] == "fwd-step h32" and row["microseconds"] > 0
+        # A sum of k products of values in [-0.5, 0.5), in another order:
+        # each partial sum may round once, by half an ulp of the largest.
+        bound = k * np.finfo(row["dtype"]).eps
+        assert row["relative_difference"] <= bound, row
 
 
 def _record(cell, hidden, phase, threads, ratio, seq_per_s=1000.0, percent=60.0):
