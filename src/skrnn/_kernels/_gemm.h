@@ -388,13 +388,17 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
  * micro-kernels, so that no BLAS is called and the sums are the same on the
  * AVX2 and AVX-512 paths.
  *
- * k goes by in blocks of SKRNN_GEMM_KC: B's rows of each block are packed,
- * and op(A)'s columns copied into rows if A is transposed, so that the
- * panels of a block sit in L1 while the rows of op(A) pass over them; each
- * block's sums are added to C in order. The work memory comes from malloc,
- * freed before returning; if none is to be had, the same product runs
- * element by element. */
+ * k goes by in blocks of SKRNN_GEMM_KC, and op(A)'s columns of each block
+ * are copied into rows if A is transposed. Within a block, op(B) is packed
+ * SKRNN_GEMM_NC_PANELS panels at a time, and all the rows of op(A) pass
+ * over each slice while it is in L1, before the next is packed: packed
+ * whole, a block of a wide op(B) would leave L1 and L2 before the rows came
+ * back to it. Each block's sums are added to C in order, so the slices
+ * change no sum. The work memory comes from malloc, freed before
+ * returning; if none is to be had, the same product runs element by
+ * element. */
 #define SKRNN_GEMM_KC 256
+#define SKRNN_GEMM_NC_PANELS 4
 
 #define SKRNN_DEFINE_GEMM(T)                                                     \
 static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                   \
@@ -411,7 +415,8 @@ static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                  
         return;                                                                  \
     }                                                                            \
     int kc = k > SKRNN_GEMM_KC ? SKRNN_GEMM_KC : k;                              \
-    size_t packed_size = (size_t)skrnn_packed_size(kc, n, nr);                   \
+    int nc = n < SKRNN_GEMM_NC_PANELS * nr ? n : SKRNN_GEMM_NC_PANELS * nr;      \
+    size_t packed_size = (size_t)skrnn_packed_size(kc, nc, nr);                  \
     T *packed = (T *)skrnn_packed_alloc(                                         \
         (packed_size + (trans_a ? (size_t)m * kc : 0)) * sizeof(T));             \
     T *a_rows = packed + packed_size;                                            \
@@ -446,9 +451,13 @@ static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                  
             a = a_rows;                                                          \
             ld = rows;                                                           \
         }                                                                        \
-        skrnn_pack_##T(rows, n, b, ldb, trans_b, packed);                        \
-        skrnn_gemm_packed_##T(m, n, rows, a, ld, packed, NULL, C, ldc,           \
-                              accumulate || k0 > 0);                             \
+        for (int j0 = 0; j0 < n; j0 += nc) {                                     \
+            int cols = n - j0 < nc ? n - j0 : nc;                                \
+            skrnn_pack_##T(rows, cols, trans_b ? b + (size_t)j0 * ldb : b + j0,  \
+                           ldb, trans_b, packed);                                \
+            skrnn_gemm_packed_##T(m, cols, rows, a, ld, packed, NULL, C + j0,    \
+                                  ldc, accumulate || k0 > 0);                    \
+        }                                                                        \
     }                                                                            \
     skrnn_packed_free(packed);                                                   \
 }
