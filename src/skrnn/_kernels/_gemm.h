@@ -380,6 +380,125 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
 
 #endif
 
+/* skrnn_columns_to_rows_T(m, k, A, lda, rows): rows[i * k + p] = A[p * lda + i]
+ * for i < m, p < k: the first m columns of the k rows of A, as m rows (the
+ * rows of op(A) when A is transposed). On the AVX2 and AVX-512 paths, tiles
+ * of 8 x 8 floats or 4 x 4 doubles are transposed in registers, each row of
+ * a tile one 32-byte load and each column one store, where an element at a
+ * time would cost a load and a store per value; the ragged edges go element
+ * by element. Only data moves: every path gives the same rows. */
+/* skrnn_columns_to_rows_scalar_T(i0, i1, p0, p1, k, A, lda, rows): the same
+ * for the columns i0 ... i1 of the rows p0 ... p1, element by element, 16
+ * columns at a time, whose lines stay in L1 while each row gives them a
+ * value. */
+#define SKRNN_DEFINE_COLUMNS_TO_ROWS_SCALAR(T)                                   \
+static void skrnn_columns_to_rows_scalar_##T(int i0, int i1, int p0, int p1,     \
+                                             int k, const T *A, int lda, T *rows) \
+{                                                                                \
+    for (int j0 = i0; j0 < i1; j0 += 16) {                                       \
+        int j1 = i1 - j0 < 16 ? i1 : j0 + 16;                                    \
+        for (int p = p0; p < p1; p++) {                                          \
+            const T *source = A + (size_t)p * lda;                               \
+            for (int i = j0; i < j1; i++)                                        \
+                rows[(size_t)i * k + p] = source[i];                             \
+        }                                                                        \
+    }                                                                            \
+}
+
+SKRNN_DEFINE_COLUMNS_TO_ROWS_SCALAR(float)
+SKRNN_DEFINE_COLUMNS_TO_ROWS_SCALAR(double)
+
+#if SKRNN_HAS_ISA_CLONES
+typedef int skrnn_lanes8_int __attribute__((vector_size(32)));
+typedef long long skrnn_lanes4_long __attribute__((vector_size(32)));
+
+/* Columns of an 8 x 8 float tile from its rows: pairs of rows interleaved,
+ * then pairs of pairs, then halves. */
+static SKRNN_ALWAYS_INLINE void skrnn_transpose_tile_float(skrnn_vec_float r[8])
+{
+    const skrnn_lanes8_int low = {0, 8, 1, 9, 4, 12, 5, 13},
+                           high = {2, 10, 3, 11, 6, 14, 7, 15},
+                           low2 = {0, 1, 8, 9, 4, 5, 12, 13},
+                           high2 = {2, 3, 10, 11, 6, 7, 14, 15},
+                           first = {0, 1, 2, 3, 8, 9, 10, 11},
+                           last = {4, 5, 6, 7, 12, 13, 14, 15};
+    skrnn_vec_float t[8], u[8];
+    for (int q = 0; q < 8; q += 2) {
+        t[q] = __builtin_shuffle(r[q], r[q + 1], low);
+        t[q + 1] = __builtin_shuffle(r[q], r[q + 1], high);
+    }
+    for (int q = 0; q < 8; q += 4)
+        for (int h = 0; h < 2; h++) {
+            u[q + 2 * h] = __builtin_shuffle(t[q + h], t[q + h + 2], low2);
+            u[q + 2 * h + 1] = __builtin_shuffle(t[q + h], t[q + h + 2], high2);
+        }
+    /* u[0 ... 3] hold columns (0, 4), (1, 5), (2, 6), (3, 7) of rows 0-3,
+     * u[4 ... 7] the same of rows 4-7 */
+    for (int c = 0; c < 4; c++) {
+        r[c] = __builtin_shuffle(u[c], u[c + 4], first);
+        r[c + 4] = __builtin_shuffle(u[c], u[c + 4], last);
+    }
+}
+
+/* Columns of a 4 x 4 double tile from its rows. */
+static SKRNN_ALWAYS_INLINE void skrnn_transpose_tile_double(skrnn_vec_double r[4])
+{
+    const skrnn_lanes4_long low = {0, 4, 2, 6}, high = {1, 5, 3, 7},
+                            first = {0, 1, 4, 5}, last = {2, 3, 6, 7};
+    skrnn_vec_double t[4];
+    for (int q = 0; q < 4; q += 2) {
+        t[q] = __builtin_shuffle(r[q], r[q + 1], low);
+        t[q + 1] = __builtin_shuffle(r[q], r[q + 1], high);
+    }
+    /* t[0]: columns (0, 2) of rows 0-1, t[1]: columns (1, 3), t[2], t[3]:
+     * the same of rows 2-3 */
+    for (int c = 0; c < 2; c++) {
+        r[c] = __builtin_shuffle(t[c], t[c + 2], first);
+        r[c + 2] = __builtin_shuffle(t[c], t[c + 2], last);
+    }
+}
+
+#define SKRNN_DEFINE_COLUMNS_TO_ROWS(T)                                          \
+SKRNN_CLONES(void, skrnn_columns_to_rows_tiles_##T, (                            \
+    int m, int k, const T *A, int lda, T *rows),                                 \
+    const int L = (int)(sizeof(skrnn_vec_##T) / sizeof(T));                     \
+    int m0 = m / L * L, k0 = k / L * L;                                          \
+    for (int i = 0; i < m0; i += L)                                              \
+        for (int p = 0; p < k0; p += L) {                                        \
+            skrnn_vec_##T tile[8];                                               \
+            for (int q = 0; q < L; q++)                                          \
+                tile[q] = *(const skrnn_vec_##T *)(A + (size_t)(p + q) * lda + i); \
+            skrnn_transpose_tile_##T(tile);                                      \
+            for (int c = 0; c < L; c++)                                          \
+                *(skrnn_vec_##T *)(rows + (size_t)(i + c) * k + p) = tile[c];    \
+        }                                                                        \
+    skrnn_columns_to_rows_scalar_##T(m0, m, 0, k, k, A, lda, rows);              \
+    skrnn_columns_to_rows_scalar_##T(0, m0, k0, k, k, A, lda, rows);)            \
+                                                                                 \
+static void skrnn_columns_to_rows_##T(int m, int k, const T *A, int lda, T *rows) \
+{                                                                                \
+    switch (skrnn_isa_level()) {                                                 \
+    case SKRNN_ISA_AVX512:                                                       \
+        skrnn_columns_to_rows_tiles_##T##_avx512(m, k, A, lda, rows);            \
+        break;                                                                   \
+    case SKRNN_ISA_AVX2:                                                         \
+        skrnn_columns_to_rows_tiles_##T##_avx2(m, k, A, lda, rows);              \
+        break;                                                                   \
+    default: /* 32-byte shuffles in SSE registers cost more than they save */  \
+        skrnn_columns_to_rows_scalar_##T(0, m, 0, k, k, A, lda, rows);           \
+    }                                                                            \
+}
+#else
+#define SKRNN_DEFINE_COLUMNS_TO_ROWS(T)                                          \
+static void skrnn_columns_to_rows_##T(int m, int k, const T *A, int lda, T *rows) \
+{                                                                                \
+    skrnn_columns_to_rows_scalar_##T(0, m, 0, k, k, A, lda, rows);               \
+}
+#endif
+
+SKRNN_DEFINE_COLUMNS_TO_ROWS(float)
+SKRNN_DEFINE_COLUMNS_TO_ROWS(double)
+
 /* skrnn_gemm_T(trans_a, trans_b, m, n, k, A, lda, B, ldb, accumulate, C, ldc):
  *     C = op(A) @ op(B), or C += op(A) @ op(B) if ``accumulate``,
  * for row-major A, B and C (row strides lda, ldb, ldc), op(A) (m x k) and
@@ -437,17 +556,8 @@ static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                  
         }                                                                        \
         const T *a = A + k0;                                                     \
         int ld = lda;                                                            \
-        if (trans_a) {                                                           \
-            /* op(A)'s columns k0 ... k0 + rows, as rows: 16 at a time, whose     \
-             * lines stay in L1 while each of A's rows gives them a value. */    \
-            for (int i0 = 0; i0 < m; i0 += 16) {                                 \
-                int i1 = m - i0 < 16 ? m : i0 + 16;                              \
-                for (int p = 0; p < rows; p++) {                                 \
-                    const T *source = A + (size_t)(k0 + p) * lda;                \
-                    for (int i = i0; i < i1; i++)                                \
-                        a_rows[(size_t)i * rows + p] = source[i];                \
-                }                                                                \
-            }                                                                    \
+        if (trans_a) { /* op(A)'s columns k0 ... k0 + rows, as rows */           \
+            skrnn_columns_to_rows_##T(m, rows, A + (size_t)k0 * lda, lda, a_rows); \
             a = a_rows;                                                          \
             ld = rows;                                                           \
         }                                                                        \
