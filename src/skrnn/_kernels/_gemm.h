@@ -297,20 +297,40 @@ static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                   
     SKRNN_GEMM_DRIVER(T, 8, SKRNN_QMAX_512, skrnn_run_block_512_##T)             \
 }
 #define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_avx512_##T
+/* The AVX2 driver, over the 32-byte blocks below. */
+#define SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                         \
+static SKRNN_TARGET_AVX2 void skrnn_gemm_packed_avx2_##T(                        \
+    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
+    T *C, int ldc, int accumulate)                                               \
+{                                                                                \
+    SKRNN_GEMM_DRIVER(T, 4, SKRNN_QMAX_256, skrnn_run_block_##T)                 \
+}
+#define SKRNN_GEMM_AVX2(T) skrnn_gemm_packed_avx2_##T
 #else
 #define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)
-#define SKRNN_GEMM_AVX512(T) skrnn_gemm_generic_##T##_baseline
+#define SKRNN_DEFINE_PACKED_GEMM_AVX2(T)
+#define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_baseline_##T
+#define SKRNN_GEMM_AVX2(T) skrnn_gemm_packed_baseline_##T
 #endif
 
-/* The AVX2 path (and the baseline, from the same source): 32-byte vectors
- * that may sit at any element boundary (like __m256_u), two to a panel row,
- * and 8 accumulators a block: 4 rows times one panel, then 2 x 2 and 1 x 4
- * for the rows left over. Compiled for the baseline, each 32-byte vector is
- * a pair of SSE registers. */
+/* The AVX2 path: 32-byte vectors that may sit at any element boundary
+ * (like __m256_u), two to a panel row, and 8 accumulators a block: 4 rows
+ * times one panel, then 2 x 2 and 1 x 4 for the rows left over. */
 typedef float skrnn_vec_float __attribute__((vector_size(32), aligned(4)));
 typedef double skrnn_vec_double __attribute__((vector_size(32), aligned(8)));
 
 #define SKRNN_QMAX_256(rows) ((rows) == 4 ? 1 : (rows) == 2 ? 2 : 4)
+
+/* The baseline path: 16-byte vectors, the width of SSE2's registers (and
+ * NEON's), four to a panel row, and blocks of 2 rows times one panel, then
+ * 1 x 2: 8 accumulators and a panel row's 4 vectors within SSE2's 16
+ * registers, where 32-byte vectors, each a pair of registers, would not fit
+ * and spill to memory at every step. Each value's sum is taken in the same
+ * order as on the other paths, without fused multiply-adds. */
+typedef float skrnn_vec128_float __attribute__((vector_size(16), aligned(4)));
+typedef double skrnn_vec128_double __attribute__((vector_size(16), aligned(8)));
+
+#define SKRNN_QMAX_128(rows) ((rows) == 2 ? 1 : 2)
 
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
 SKRNN_DEFINE_STORE(T, skrnn_vec_##T, 2, )                                        \
@@ -332,13 +352,30 @@ static SKRNN_ALWAYS_INLINE void skrnn_run_block_##T(                            
     }                                                                            \
 }                                                                                \
                                                                                  \
-SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
+SKRNN_DEFINE_STORE(T, skrnn_vec128_##T, 4, )                                     \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 2, 1)                               \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 1, 2)                               \
+SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 1, 1)                               \
                                                                                  \
-/* The AVX2 and baseline drivers, one body. */                                   \
-SKRNN_CLONES(void, skrnn_gemm_generic_##T, (                                     \
+static SKRNN_ALWAYS_INLINE void skrnn_run_block_128_##T(                         \
+    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
+    T *C, int ldc, const T *bias, int accumulate)                                \
+{                                                                                \
+    switch (rows * 64 + panels) {                                                \
+    SKRNN_BLOCK_CASE(skrnn_vec128_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec128_##T, 1, 2) \
+    SKRNN_BLOCK_CASE(skrnn_vec128_##T, 1, 1)                                     \
+    }                                                                            \
+}                                                                                \
+                                                                                 \
+SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
+SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                                 \
+                                                                                 \
+static void skrnn_gemm_packed_baseline_##T(                                      \
     int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
-    T *C, int ldc, int accumulate),                                              \
-    SKRNN_GEMM_DRIVER(T, 4, SKRNN_QMAX_256, skrnn_run_block_##T))                \
+    T *C, int ldc, int accumulate)                                               \
+{                                                                                \
+    SKRNN_GEMM_DRIVER(T, 2, SKRNN_QMAX_128, skrnn_run_block_128_##T)             \
+}                                                                                \
                                                                                  \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
@@ -349,12 +386,11 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
         SKRNN_GEMM_AVX512(T)(m, n, k, A, lda, packed, bias, C, ldc, accumulate); \
         break;                                                                   \
     case SKRNN_ISA_AVX2:                                                         \
-        skrnn_gemm_generic_##T##_avx2(m, n, k, A, lda, packed, bias, C, ldc,     \
-                                      accumulate);                               \
+        SKRNN_GEMM_AVX2(T)(m, n, k, A, lda, packed, bias, C, ldc, accumulate);   \
         break;                                                                   \
     default:                                                                     \
-        skrnn_gemm_generic_##T##_baseline(m, n, k, A, lda, packed, bias, C, ldc, \
-                                          accumulate);                           \
+        skrnn_gemm_packed_baseline_##T(m, n, k, A, lda, packed, bias, C, ldc,    \
+                                       accumulate);                              \
     }                                                                            \
 }
 
