@@ -223,7 +223,23 @@ static int dnnl_matmul_create(DnnlMatmul *d, const Product *p, const float *A,
     d->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src_memory};
     d->args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, chosen};
     d->args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, dst_memory};
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(reorder_pd);
+    dnnl_memory_destroy(plain);
+    dnnl_primitive_desc_destroy(pd); /* after the last use of weights_chosen */
+    dnnl_memory_desc_destroy(src);
+    dnnl_memory_desc_destroy(weights_any);
+    dnnl_memory_desc_destroy(weights_plain);
+    dnnl_memory_desc_destroy(dst);
     return 0;
+}
+
+static void dnnl_matmul_destroy(DnnlMatmul *d)
+{
+    for (int a = 0; a < 3; a++)
+        dnnl_memory_destroy(d->args[a].memory);
+    dnnl_primitive_destroy(d->matmul);
+    dnnl_stream_destroy(d->stream);
 }
 
 static void run_dnnl_matmul(void *context)
@@ -293,6 +309,7 @@ static void measure_##T(const Product *p)                                       
             us = time_calls(run_dnnl_matmul, &matmul);                            \
             fprintf(out, "%s\t%s\tonednn-matmul\t%.3f\t%.2e\n", p->name, dtype, us, \
                    max_difference_float(C, reference, c_size));                   \
+            dnnl_matmul_destroy(&matmul);                                         \
         }                                                                         \
     }
 #else
@@ -325,7 +342,7 @@ int skrnn_gemm_candidates(const char *openblas_path, const char *blis_path,
     if (arch_id && arch_string)
         fprintf(out, "# BLIS kernels: %s\n", arch_string(arch_id()));
 #ifdef HAVE_DNNL
-    if (dnnl_engine_create(&dnnl_engine, dnnl_cpu, 0)) {
+    if (dnnl_engine == NULL && dnnl_engine_create(&dnnl_engine, dnnl_cpu, 0)) {
         fprintf(out, "# oneDNN: no CPU engine\n");
         fclose(out);
         return 1;

@@ -169,21 +169,32 @@ def test_weights_as_asked(n_units):
     ).uses_sparse_product(100)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_units", [50, 300])
-def test_a_reservoir_drawn_again_is_the_same_reservoir(n_units, monkeypatch):
+def test_a_reservoir_drawn_again_is_the_same_reservoir(n_units, dtype, monkeypatch):
     # The recurrent weights of a seed are kept between fits (a grid search
     # refits one reservoir many times): a fit that finds them must equal,
     # bitwise, one that draws them afresh, generator state included, and
     # nothing a fit exposes may be the kept array.
     monkeypatch.setattr(reservoir_module, "_RECENT_DRAWS", type(
         reservoir_module._RECENT_DRAWS)())
-    X, y = _ragged(n_sequences=20, seed=1), np.random.RandomState(1).normal(size=20)
+    radii = []
+    solve = reservoir_module.spectral_radius_of
+    monkeypatch.setattr(reservoir_module, "spectral_radius_of",
+                        lambda W, rng: radii.append(W.shape) or solve(W, rng))
+    X = _ragged(n_sequences=20, seed=1, dtype=dtype)
+    y = np.random.RandomState(1).normal(size=20)
     first = ESNRegressor(n_units, spectral_radius=0.9, random_state=3).fit(X, y)
-    assert len(reservoir_module._RECENT_DRAWS) == 1
+    assert len(reservoir_module._RECENT_DRAWS) == 1 and len(radii) == 1
     first.reservoir_weights_.data[:] = 0  # must not reach the kept draw
     again = ESNRegressor(n_units, spectral_radius=1.1, random_state=3).fit(X, y)
+    assert len(radii) == 1  # found, not drawn
+    # Another connectivity is another reservoir.
+    ESNRegressor(n_units, connectivity=0.2, random_state=3).fit(X, y)
+    assert len(radii) == 2 and len(reservoir_module._RECENT_DRAWS) == 2
     reservoir_module._RECENT_DRAWS.clear()
     fresh = ESNRegressor(n_units, spectral_radius=1.1, random_state=3).fit(X, y)
+    assert len(radii) == 3
     for name in ("input_weights_", "bias_", "coef_", "intercept_"):
         np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
     np.testing.assert_array_equal(again.reservoir_weights_.toarray(),

@@ -501,7 +501,7 @@ SKRNN_CLONES(void, skrnn_columns_to_rows_tiles_##T, (                           
     int m0 = m / L * L, k0 = k / L * L;                                          \
     for (int i = 0; i < m0; i += L)                                              \
         for (int p = 0; p < k0; p += L) {                                        \
-            skrnn_vec_##T tile[8];                                               \
+            skrnn_vec_##T tile[sizeof(skrnn_vec_##T) / sizeof(T)];               \
             for (int q = 0; q < L; q++)                                          \
                 tile[q] = *(const skrnn_vec_##T *)(A + (size_t)(p + q) * lda + i); \
             skrnn_transpose_tile_##T(tile);                                      \
@@ -574,7 +574,7 @@ static SKRNN_MAYBE_UNUSED void skrnn_gemm_##T(                                  
     size_t packed_size = (size_t)skrnn_packed_size(kc, nc, nr);                  \
     T *packed = (T *)skrnn_packed_alloc(                                         \
         (packed_size + (trans_a ? (size_t)m * kc : 0)) * sizeof(T));             \
-    T *a_rows = packed + packed_size;                                            \
+    T *a_rows = packed ? packed + packed_size : NULL;                            \
     for (int k0 = 0; k0 < k; k0 += kc) {                                         \
         int rows = k - k0 < kc ? k - k0 : kc;                                    \
         const T *b = trans_b ? B + k0 : B + (size_t)k0 * ldb;                    \
