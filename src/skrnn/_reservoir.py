@@ -207,11 +207,11 @@ def make_reservoir(n_features, *, n_units, spectral_radius, leak_rate, input_sca
 # spectral radius and the generator's state after both, by the seed they
 # were drawn from: a grid search over spectral_radius, leak_rate or alpha
 # refits the same reservoir in every fold and candidate, and this spares it
-# the eigenvalue problem each time (about a third of a fit on one series at
-# 500 to 2,000 units). The generator is left as the draw would have left
-# it, so a fit is the same whether or not it was found here. At most
-# RECENT_DRAWS_KEPT draws are kept, holding at most
-# RECENT_DRAWS_MAX_NONZEROS stored values together (48 MB).
+# the eigenvalue problem each time, a large part of a fit on one series.
+# The generator is left as the draw would have left it, so a fit is the
+# same whether or not it was found here. At most RECENT_DRAWS_KEPT draws
+# are kept, holding at most RECENT_DRAWS_MAX_NONZEROS stored values
+# together (48 MB).
 _RECENT_DRAWS = collections.OrderedDict()
 _RECENT_DRAWS_LOCK = threading.Lock()
 RECENT_DRAWS_KEPT = 8
@@ -260,7 +260,7 @@ def _sparse_random(shape, density, rng, sample):
 ARPACK_VECTORS = 64
 # The relative accuracy asked of ARPACK's eigenvalue: the radius comes out
 # within about this fraction of the true one, far finer than any choice of
-# spectral_radius needs, in about 60% of the time that 1e-10 takes.
+# spectral_radius needs; each further digit costs ARPACK more restarts.
 ARPACK_TOL = 1e-6
 
 

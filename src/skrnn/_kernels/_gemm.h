@@ -240,10 +240,27 @@ static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                       
     }
 
 /* A block of any shape the driver asks for, by its (R, Q). */
-#define SKRNN_BLOCK_CASE(VEC, R, Q)                                              \
+#define SKRNN_BLOCK_CASE(T, VEC, V, TARGET, R, Q)                                \
     case (R) * 64 + (Q):                                                         \
         skrnn_block_##VEC##_##R##x##Q(cols, k, A, lda, panel, C, ldc, bias, accumulate); \
         break;
+
+/* The blocks of one path. SHAPES(X, T, VEC, V, TARGET) names the path's
+ * block shapes, as X(T, VEC, V, TARGET, R, Q) once per (R, Q); this defines
+ * the store and a kernel per shape, and NAME(rows, panels, ...), which runs
+ * the block of the driver's (rows, panels). */
+#define SKRNN_DEFINE_BLOCKS(NAME, SHAPES, T, VEC, V, TARGET)                     \
+SKRNN_DEFINE_STORE(T, VEC, V, TARGET)                                            \
+SHAPES(SKRNN_DEFINE_BLOCK, T, VEC, V, TARGET)                                    \
+                                                                                 \
+static SKRNN_ALWAYS_INLINE TARGET void NAME(                                     \
+    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
+    T *C, int ldc, const T *bias, int accumulate)                                \
+{                                                                                \
+    switch (rows * 64 + panels) {                                                \
+    SHAPES(SKRNN_BLOCK_CASE, T, VEC, V, TARGET)                                  \
+    }                                                                            \
+}
 
 #if SKRNN_HAS_ISA_CLONES
 /* The AVX-512 path: a panel row (64 bytes) is one vector register, and a
@@ -259,36 +276,16 @@ typedef double skrnn_vec512_double __attribute__((vector_size(64), aligned(8)));
 
 #define SKRNN_QMAX_512(rows) ((rows) == 8 ? 2 : (rows) == 4 ? 4 : 8)
 
+#define SKRNN_SHAPES_512(X, T, VEC, V, TARGET)                                   \
+    X(T, VEC, V, TARGET, 8, 2) X(T, VEC, V, TARGET, 8, 1)                        \
+    X(T, VEC, V, TARGET, 4, 4) X(T, VEC, V, TARGET, 4, 2) X(T, VEC, V, TARGET, 4, 1) \
+    X(T, VEC, V, TARGET, 2, 8) X(T, VEC, V, TARGET, 2, 4) X(T, VEC, V, TARGET, 2, 2) \
+    X(T, VEC, V, TARGET, 2, 1) X(T, VEC, V, TARGET, 1, 8) X(T, VEC, V, TARGET, 1, 4) \
+    X(T, VEC, V, TARGET, 1, 2) X(T, VEC, V, TARGET, 1, 1)
+
 #define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                       \
-SKRNN_DEFINE_STORE(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512)                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 8, 2)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 8, 1)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 4)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 2)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 4, 1)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 8)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 4)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 2)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 2, 1)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 8)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 4)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 2)            \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512, 1, 1)            \
-                                                                                 \
-static SKRNN_ALWAYS_INLINE SKRNN_TARGET_AVX512 void skrnn_run_block_512_##T(     \
-    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
-    T *C, int ldc, const T *bias, int accumulate)                                \
-{                                                                                \
-    switch (rows * 64 + panels) {                                                \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 8, 2) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 8, 1) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 2) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 4, 1) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 8) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 2) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 8) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 4) SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 2) \
-    SKRNN_BLOCK_CASE(skrnn_vec512_##T, 1, 1)                                     \
-    }                                                                            \
-}                                                                                \
+SKRNN_DEFINE_BLOCKS(skrnn_run_block_512_##T, SKRNN_SHAPES_512, T,                \
+                    skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512)                    \
                                                                                  \
 static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                    \
     int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
@@ -332,40 +329,17 @@ typedef double skrnn_vec128_double __attribute__((vector_size(16), aligned(8)));
 
 #define SKRNN_QMAX_128(rows) ((rows) == 2 ? 1 : 2)
 
+#define SKRNN_SHAPES_256(X, T, VEC, V, TARGET)                                   \
+    X(T, VEC, V, TARGET, 4, 1) X(T, VEC, V, TARGET, 2, 2) X(T, VEC, V, TARGET, 2, 1) \
+    X(T, VEC, V, TARGET, 1, 4) X(T, VEC, V, TARGET, 1, 2) X(T, VEC, V, TARGET, 1, 1)
+
+#define SKRNN_SHAPES_128(X, T, VEC, V, TARGET)                                   \
+    X(T, VEC, V, TARGET, 2, 1) X(T, VEC, V, TARGET, 1, 2) X(T, VEC, V, TARGET, 1, 1)
+
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
-SKRNN_DEFINE_STORE(T, skrnn_vec_##T, 2, )                                        \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 4, 1)                                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 2, 2)                                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 2, 1)                                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 4)                                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 2)                                  \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec_##T, 2, , 1, 1)                                  \
-                                                                                 \
-static SKRNN_ALWAYS_INLINE void skrnn_run_block_##T(                             \
-    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
-    T *C, int ldc, const T *bias, int accumulate)                                \
-{                                                                                \
-    switch (rows * 64 + panels) {                                                \
-    SKRNN_BLOCK_CASE(skrnn_vec_##T, 4, 1) SKRNN_BLOCK_CASE(skrnn_vec_##T, 2, 2)  \
-    SKRNN_BLOCK_CASE(skrnn_vec_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 4)  \
-    SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 2) SKRNN_BLOCK_CASE(skrnn_vec_##T, 1, 1)  \
-    }                                                                            \
-}                                                                                \
-                                                                                 \
-SKRNN_DEFINE_STORE(T, skrnn_vec128_##T, 4, )                                     \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 2, 1)                               \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 1, 2)                               \
-SKRNN_DEFINE_BLOCK(T, skrnn_vec128_##T, 4, , 1, 1)                               \
-                                                                                 \
-static SKRNN_ALWAYS_INLINE void skrnn_run_block_128_##T(                         \
-    int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
-    T *C, int ldc, const T *bias, int accumulate)                                \
-{                                                                                \
-    switch (rows * 64 + panels) {                                                \
-    SKRNN_BLOCK_CASE(skrnn_vec128_##T, 2, 1) SKRNN_BLOCK_CASE(skrnn_vec128_##T, 1, 2) \
-    SKRNN_BLOCK_CASE(skrnn_vec128_##T, 1, 1)                                     \
-    }                                                                            \
-}                                                                                \
+SKRNN_DEFINE_BLOCKS(skrnn_run_block_##T, SKRNN_SHAPES_256, T, skrnn_vec_##T, 2, ) \
+SKRNN_DEFINE_BLOCKS(skrnn_run_block_128_##T, SKRNN_SHAPES_128, T,                \
+                    skrnn_vec128_##T, 4, )                                       \
                                                                                  \
 SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
 SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                                 \
