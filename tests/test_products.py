@@ -62,6 +62,30 @@ def test_empty_sum_sets_or_keeps():
     assert np.all(out == 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_panel_order_changes_no_sum(dtype):
+    # Each pass over the packed panels goes the other way from the thread's
+    # previous one (_gemm.h), so repeating a product runs its panels in the
+    # other order: every count of panels, cut into whole groups and the
+    # powers of two of the rest, must give back the same bits, and the
+    # product itself.
+    rng = np.random.RandomState(0)
+    panel_width = 64 // np.dtype(dtype).itemsize
+    for m in (1, 3, 8, 13):
+        for n_panels in range(1, 20):
+            n = n_panels * panel_width - (n_panels % 3)  # some last panels partial
+            A = rng.normal(size=(m, 37)).astype(dtype)
+            B = rng.normal(size=(37, n)).astype(dtype)
+            outs = [np.full((m, n), np.nan, dtype) for _ in range(3)]
+            for out in outs:
+                product(A, B, out)
+            np.testing.assert_array_equal(outs[0], outs[1])
+            np.testing.assert_array_equal(outs[0], outs[2])
+            rtol = 1e-12 if dtype == np.float64 else 2e-5
+            expected = A.astype(np.float64) @ B
+            assert np.all(np.abs(outs[0] - expected) <= rtol * (np.abs(A) @ np.abs(B)))
+
+
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match="out"):
         product(np.ones((3, 4)), np.ones((4, 5)), np.empty((3, 4)))

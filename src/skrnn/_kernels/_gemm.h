@@ -210,11 +210,43 @@ static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                       
  * of R_MAX rows, then the rows left in blocks of R_MAX / 2, ..., 1 (a
  * power-of-two R_MAX covers every remainder), so that no block computes a
  * row it does not store. For each block height R, the panels go by in
- * groups of QMAX(R) (fewer at the end), each group staying in L1 while the
- * blocks' rows pass over it; C is written in whole cache lines before the
- * next MB rows. A per-step product has at most MB rows. BLOCK(R, Q) is the
- * kernel of that shape. */
+ * groups of QMAX(R) (a power of two; the panels left at the end in groups
+ * of the powers of two that sum to their count, largest first), each group
+ * staying in L1 while the blocks' rows pass over it; C is written in whole
+ * cache lines before the next MB rows. A per-step product has at most MB
+ * rows. BLOCK(R, Q) is the kernel of that shape.
+ *
+ * Each pass over the panels goes the other way from the thread's previous
+ * pass, so that it starts on the panels that pass ended with, still in L1:
+ * a time loop multiplies by the same weight at every step, and a weight
+ * somewhat larger than L1 (the stacked weight of a 64-unit LSTM is 80 KB)
+ * would otherwise be read whole from L2 at every step. The order of the
+ * panels changes no sum. */
+/* The f-th group of panels in the forward order, for groups of ``group``
+ * (a power of two) panels of ``n_panels``: its first panel and its count. */
+static inline void skrnn_panel_group(int f, int n_panels, int group, int *first,
+                                     int *panels)
+{
+    const int n_whole = n_panels / group;
+    int q0 = f < n_whole ? f * group : n_whole * group;
+    int size = group;
+    if (f >= n_whole) { /* the rest, in the powers of two of its count */
+        const int left = n_panels - q0;
+        for (int j = f - n_whole;;) {
+            size /= 2;
+            if (!(left & size))
+                continue;
+            if (j-- == 0)
+                break;
+            q0 += size;
+        }
+    }
+    *first = q0;
+    *panels = size;
+}
+
 #define SKRNN_GEMM_DRIVER(T, R_MAX, QMAX, RUN_BLOCK)                             \
+    static __thread int sweep_from_end = 0;                                      \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     const int n_panels = (n + nr - 1) / nr;                                      \
     for (int i0 = 0; i0 < m; i0 += SKRNN_GEMM_MB) {                              \
@@ -224,17 +256,19 @@ static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                       
             int end = first + (i1 - first) / rows * rows;                        \
             if (end == first)                                                    \
                 continue;                                                        \
-            for (int q0 = 0; q0 < n_panels;) {                                   \
-                int panels = QMAX(rows);                                         \
-                while (panels > n_panels - q0)                                   \
-                    panels /= 2;                                                 \
+            const int group = QMAX(rows);                                        \
+            const int n_groups = n_panels / group + __builtin_popcount(n_panels % group); \
+            for (int g = 0; g < n_groups; g++) {                                 \
+                int q0, panels;                                                  \
+                skrnn_panel_group(sweep_from_end ? n_groups - 1 - g : g, n_panels, \
+                                  group, &q0, &panels);                          \
                 for (int i = first; i < end; i += rows)                          \
                     RUN_BLOCK(rows, panels, n - q0 * nr, k, A + (size_t)i * lda, lda, \
                               packed + (size_t)q0 * nr * k,                      \
                               C + (size_t)i * ldc + q0 * nr, ldc,                \
                               bias ? bias + q0 * nr : NULL, accumulate);         \
-                q0 += panels;                                                    \
             }                                                                    \
+            sweep_from_end = !sweep_from_end;                                    \
             first = end;                                                         \
         }                                                                        \
     }
