@@ -114,11 +114,15 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     for (int j0 = 0; j0 < n; j0 += nr)                                           \
-        for (int p = 0; p < k1 + k2; p++) {                                      \
+        for (int p = 0; p < k1 + k2; p++, packed += nr) {                        \
             const T *row = p < k1 ? B1 + (size_t)p * ldb1                        \
                                   : B2 + (size_t)(p - k1) * ldb2;                \
+            if (j0 + nr <= n) { /* a whole panel row: one fixed-size copy */     \
+                memcpy(packed, row + j0, nr * sizeof(T));                        \
+                continue;                                                        \
+            }                                                                    \
             for (int c = 0; c < nr; c++)                                         \
-                *packed++ = j0 + c < n ? row[j0 + c] : (T)0;                     \
+                packed[c] = j0 + c < n ? row[j0 + c] : (T)0;                     \
         }                                                                        \
 }
 
