@@ -191,3 +191,23 @@ def test_label_count_mismatch():
     ragged = [x[: i % 4 + 1] for i, x in enumerate(X)]
     with pytest.raises(ValueError, match="40 sequences but y has 39 entries"):
         RNNRegressor(**FAST).fit(ragged, y[:39])
+
+
+@pytest.mark.parametrize("lengths", [[5, 5, 5], [1], [3, 7, 7, 2, 7, 1, 3], [9, 4, 4, 1],
+                                     list(np.random.RandomState(0).randint(1, 6, 70))])
+@pytest.mark.parametrize("chunk_size", [1, 2, 32])
+def test_batch_is_sorted_longest_first_and_chunked(lengths, chunk_size):
+    # The kernels' layout (_chunks.pxd): a stable sort by length, longest
+    # first (equal lengths keep their order), chunk_row_start the running
+    # count of rows at each chunk's start.
+    from skrnn._kernels._layout import sort_and_chunk
+
+    lengths = np.asarray(lengths, np.intp)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.intp)
+    order, seq_start, seq_len, chunk_row_start = sort_and_chunk(lengths, starts, chunk_size)
+    expected_order = np.argsort(-lengths, kind="stable")
+    np.testing.assert_array_equal(order, expected_order)
+    np.testing.assert_array_equal(seq_start, starts[expected_order])
+    np.testing.assert_array_equal(seq_len, lengths[expected_order])
+    chunk_rows = [seq_len[c:c + chunk_size].sum() for c in range(0, len(seq_len), chunk_size)]
+    np.testing.assert_array_equal(chunk_row_start, np.concatenate([[0], np.cumsum(chunk_rows)]))

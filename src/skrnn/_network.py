@@ -16,13 +16,12 @@ permutation; prediction reads each sequence from its last row back.
 """
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 
 from ._cells import CELLS, as_state_parts, from_state_parts
 from ._kernels._dense import dense_forward
-from ._kernels._layout import chunk_layout, gather_rows
+from ._kernels._layout import chunk_layout, gather_rows, sort_and_chunk
 from ._kernels._output import output_loss
 from ._heads import make_head
 from ._params import NetworkSpec, init_params
@@ -77,16 +76,10 @@ class BatchLayout:
     """
 
     def __init__(self, sequences, with_reverse, chunk_size=CHUNK_SIZE, with_rows=True):
-        # Stable, so that equal lengths keep their order.
-        self.order = np.argsort(-sequences.lengths, kind="stable")
-        self.seq_start = np.ascontiguousarray(sequences.starts[self.order], dtype=np.intp)
-        self.seq_len = np.ascontiguousarray(sequences.lengths[self.order], dtype=np.intp)
+        self.order, self.seq_start, self.seq_len, self.chunk_row_start = sort_and_chunk(
+            sequences.lengths, sequences.starts, chunk_size)
         n_seq = len(self.order)
         self.chunk_size = chunk_size
-        n_chunks = (n_seq + chunk_size - 1) // chunk_size
-        self.chunk_row_start = np.zeros(n_chunks + 1, np.intp)
-        np.cumsum(np.add.reduceat(self.seq_len, np.arange(0, n_seq, chunk_size)),
-                  out=self.chunk_row_start[1:])
         self.n_rows = int(self.chunk_row_start[-1])
         self.data_rows = self.last_rows = self.reverse_rows = None
         self._sequence_rows = None
@@ -225,9 +218,63 @@ class LayerPass:
         "dH", "D", "shifted", "dX", "d_initial", "d_initial_cell", "chunk_grad", "grad",
     )
 
-    def __init__(self, **arrays):
-        for name, value in arrays.items():
-            setattr(self, name, value)
+    def __init__(self, *, X, input_start, input_step, seq_len, chunk_row_start, chunk_size,
+                 W_ih, W_hh, b, b_hn, h0, c0, has_initial_state, given_initial_state,
+                 activation, H, final, C, A, HN, work):
+        # The forward pass's fields, assigned by name (a setattr loop over
+        # keyword arguments costs as much as a small prediction's
+        # arithmetic); BPTT sets its own on the same object.
+        self.X, self.input_start, self.input_step = X, input_start, input_step
+        self.seq_len, self.chunk_row_start, self.chunk_size = seq_len, chunk_row_start, chunk_size
+        self.W_ih, self.W_hh, self.b, self.b_hn = W_ih, W_hh, b, b_hn
+        self.h0, self.c0 = h0, c0
+        self.has_initial_state, self.given_initial_state = has_initial_state, given_initial_state
+        self.activation, self.H, self.final = activation, H, final
+        self.C, self.A, self.HN, self.work = C, A, HN, work
+
+
+class LayerParameters:
+    """What one layer and direction's passes read from the parameters: the
+    ``LayerPass`` fields that do not change from batch to batch (views of
+    the flat vector, or constants).
+
+    Attributes
+    ----------
+    hidden : int
+    W_ih, W_hh, b, b_hn : ndarray
+        As ``LayerPass`` takes them (``b_hn`` empty unless the cell has it).
+    h0, c0 : ndarray of shape (1, hidden) or (0, hidden)
+        The learned initial states, or zeros (``c0`` empty unless the cell
+        carries a cell state).
+    learned : bool
+        Whether h0 (and c0) are learned parameters.
+    activation : int
+        The kernel's code of the network's activation.
+    empty : ndarray of shape (0, hidden)
+        For the arrays a pass does not use (the kernels never write an
+        array without rows, so one serves them all).
+    """
+
+    __slots__ = ("hidden", "W_ih", "W_hh", "b", "b_hn", "h0", "c0", "learned",
+                 "activation", "empty")
+
+    def __init__(self, network, w, tag, hidden):
+        cell, dtype = network.cell, network.dtype
+        self.hidden = hidden
+        self.W_ih, self.W_hh, self.b = w["W_ih" + tag], w["W_hh" + tag], w["b" + tag]
+        extra = [w[name + tag] for name in cell.extra_bias_names()]
+        self.b_hn = extra[0] if extra else np.empty(0, dtype)
+        # The learned initial states, one row shared by every sequence, or
+        # zeros (the kernels read the row as the state before step 0 either
+        # way, and only skip its product with W_hh).
+        names = [name + tag for name in cell.initial_state_names()]
+        self.learned = names[0] in w
+        initial = ([w[name].reshape(1, hidden) for name in names] if self.learned
+                   else [np.zeros((1, hidden), dtype) for _ in names])
+        self.empty = np.empty((0, hidden), dtype)
+        self.h0 = initial[0]
+        self.c0 = initial[1] if len(initial) > 1 else self.empty
+        self.activation = cell.activation_code(network.spec.activation)
 
 
 class Workspace:
@@ -264,6 +311,27 @@ class Workspace:
         return array
 
 
+class _KeptWorkspace:
+    """``RecurrentNetwork.workspace``'s context manager: an idle workspace of
+    the network (or a new one) for the ``with`` block, idle again after it
+    unless it grew too large. (A class rather than a generator: it runs at
+    every call, however small.)"""
+
+    __slots__ = ("_idle", "_workspace")
+
+    def __init__(self, idle):
+        self._idle = idle
+
+    def __enter__(self):
+        self._workspace = self._idle.pop() if self._idle else Workspace()
+        return self._workspace
+
+    def __exit__(self, *exc_info):
+        if self._workspace.nbytes <= _KEPT_WORKSPACE_BYTES:
+            self._idle.append(self._workspace)
+        return False
+
+
 class RecurrentNetwork:
     """Recurrent layers with a dense output layer on what a head reads.
 
@@ -292,7 +360,7 @@ class RecurrentNetwork:
             [self._slice(f"h0_l{last}{d}") for d in spec.directions]
             if self.cell.state_scale_reads_h0 and spec.learn_initial_state else [])
         self._idle_workspaces = []
-        self._params_views = (None, None)
+        self._params_views = (None, None, None)
         # Values kept per time step by a prediction pass, over all layers:
         # the layers' states (and, stacked, their inputs stored by sequence
         # and the row index that stores them).
@@ -303,16 +371,26 @@ class RecurrentNetwork:
         """``layout.views(params)``, made once per parameter array: the
         optimizers update that array in place, so its views stay valid,
         and a prediction of one sequence need not build them again."""
-        cached, views = self._params_views
+        return self._parameter_views(params)[0]
+
+    def _layer_parameters(self, params):
+        """Per layer tag, the ``LayerParameters`` of ``params``, made once
+        per parameter array as ``_views`` are."""
+        return self._parameter_views(params)[1]
+
+    def _parameter_views(self, params):
+        cached, views, layers = self._params_views
         if cached is not params:
             views = self.layout.views(params)
-            self._params_views = (params, views)
-        return views
+            layers = {tag: LayerParameters(self, views, tag, hidden)
+                      for _, tag, _, hidden in self.spec.layers()}
+            self._params_views = (params, views, layers)
+        return views, layers
 
-    @contextmanager
     def workspace(self):
         """A workspace for one call (a fit, a ``partial_fit``, a prediction),
-        kept for the next call unless it grew past _KEPT_WORKSPACE_BYTES.
+        as a context manager: kept for the next call unless it grew past
+        _KEPT_WORKSPACE_BYTES.
 
         Small calls, the online prediction of one sequence or a
         ``partial_fit`` on a few, would otherwise allocate their work arrays
@@ -320,12 +398,7 @@ class RecurrentNetwork:
         system would map and zero their pages again at every call, a cost of
         the order of the call's arithmetic. Calls that run at the same time
         (from several threads) take one workspace each."""
-        ws = self._idle_workspaces.pop() if self._idle_workspaces else Workspace()
-        try:
-            yield ws
-        finally:
-            if ws.nbytes <= _KEPT_WORKSPACE_BYTES:
-                self._idle_workspaces.append(ws)
+        return _KeptWorkspace(self._idle_workspaces)
 
     def _slice(self, name):
         """(slice, shape) of a parameter in the flat vector."""
@@ -499,7 +572,7 @@ class RecurrentNetwork:
         ws = workspace if workspace is not None else Workspace()
         batch = BatchLayout(sequences, spec.bidirectional, chunk_size, with_rows=for_backward)
         n_threads = batch.team_size(n_threads)
-        w = self._views(params)
+        layer_parameters = self._layer_parameters(params)
         n_dir = len(spec.directions)
         if for_backward:
             # Training: the kernels read (and BPTT reuses) every layer's
@@ -530,7 +603,8 @@ class RecurrentNetwork:
                         (starts, 1) if not direction else (starts + batch.seq_len - 1, -1))
                 given = None if initial_states is None else initial_states.get(tag)
                 layers.append(self._layer_forward(tag, X_dir, input_start, input_step, batch,
-                                                  w, n_threads, for_backward, final_only, ws,
+                                                  layer_parameters[tag], n_threads,
+                                                  for_backward, final_only, ws,
                                                   given))
             if not is_last:
                 states = [cache["H"] for cache in layers[-n_dir:]]
@@ -586,15 +660,6 @@ class RecurrentNetwork:
             X[batch.rows_of(*steps[d]), d * hidden : (d + 1) * hidden] = H
         return X, starts
 
-    def _initial_states(self, w, tag, hidden):
-        """The learned initial states, one row shared by every sequence, or
-        zeros (the kernels read the row as the state before step 0 either
-        way, and only skip its product with W_hh); and whether learned."""
-        names = [name + tag for name in self.cell.initial_state_names()]
-        if names[0] in w:
-            return [w[name].reshape(1, hidden) for name in names], True
-        return [np.zeros((1, hidden), self.dtype) for _ in names], False
-
     def _given_states(self, given, batch):
         """Initial states given per sequence, one array per carried state,
         in the kernels' sorted order."""
@@ -620,45 +685,45 @@ class RecurrentNetwork:
             states[layer["tag"]] = from_state_parts(parts, self.cell)
         return states
 
-    def _layer_forward(self, tag, X, input_start, input_step, batch, w, n_threads,
+    def _layer_forward(self, tag, X, input_start, input_step, batch, parameters, n_threads,
                        for_backward, final_only, ws, given=None):
         cell = self.cell
-        hidden = w["W_hh" + tag].shape[0]
-        n_rows = batch.n_rows
-        # Rows of the arrays only BPTT reads; none make the kernels keep one
-        # step at a time.
-        kept_rows = n_rows if for_backward else 0
-        initial, learned = self._initial_states(w, tag, hidden)
+        p = parameters
+        hidden, n_rows = p.hidden, batch.n_rows
+        h0, c0 = p.h0, p.c0
         if given is not None:
-            initial, learned = self._given_states(given, batch), False
+            states = self._given_states(given, batch)
+            h0, c0 = states[0], states[1] if len(states) > 1 else p.empty
         # Either the states at every row, or (``final_only``) each sorted
         # sequence's final state.
-        H = ws.empty("H" + tag, (0 if final_only else n_rows, hidden), self.dtype)
-        final = ws.empty("final" + tag, (len(batch.order) if final_only else 0, hidden),
-                         self.dtype)
-        kept = [ws.empty(name + tag, (kept_rows, units * hidden), self.dtype)
-                for name, units in cell.kept_arrays]
+        if final_only:
+            H = p.empty
+            final = ws.empty("final" + tag, (len(batch.order), hidden), self.dtype)
+        else:
+            H = ws.empty("H" + tag, (n_rows, hidden), self.dtype)
+            final = p.empty
+        # The arrays only BPTT reads; none make the kernels keep one step at
+        # a time.
+        kept = {}
+        if for_backward:
+            kept = {name: ws.empty(name + tag, (n_rows, units * hidden), self.dtype)
+                    for name, units in cell.kept_arrays}
         # Scratch memory for one chunk, a row per thread: each thread reuses
         # its row for every chunk it runs, so the row stays in cache, where
         # a row per chunk would be megabytes, fetched from memory on every
         # call. (The kernels write each part before they read it.)
         work_size = cell.forward_work_size(batch.chunk_size, hidden, X.shape[1])
         work = ws.empty("work", (n_threads, work_size), self.dtype)
-        extra = [w[name + tag] for name in cell.extra_bias_names()]
-        empty = np.empty((0, hidden), self.dtype)
-        kept = dict(zip((name for name, _ in cell.kept_arrays), kept))
         layer_pass = LayerPass(
             X=X, input_start=input_start, input_step=input_step, seq_len=batch.seq_len,
             chunk_row_start=batch.chunk_row_start, chunk_size=batch.chunk_size,
-            W_ih=w["W_ih" + tag], W_hh=w["W_hh" + tag], b=w["b" + tag],
-            b_hn=extra[0] if extra else np.empty(0, self.dtype), h0=initial[0],
-            c0=initial[1] if len(initial) > 1 else empty,
-            has_initial_state=learned or given is not None,
-            given_initial_state=given is not None,
-            activation=cell.activation_code(self.spec.activation), H=H, final=final,
-            C=kept.get("C", empty), A=kept.get("A", empty), HN=kept.get("HN", empty),
-            work=work)
-        cache = dict(tag=tag, X=X, H=H, final=final, learned=learned,
+            W_ih=p.W_ih, W_hh=p.W_hh, b=p.b, b_hn=p.b_hn, h0=h0, c0=c0,
+            has_initial_state=p.learned or given is not None,
+            given_initial_state=given is not None, activation=p.activation, H=H,
+            final=final, C=kept.get("C", p.empty), A=kept.get("A", p.empty),
+            HN=kept.get("HN", p.empty), work=work)
+        # (BPTT reads ``learned``: whether the learned initial states were used.)
+        cache = dict(tag=tag, X=X, H=H, final=final, learned=p.learned and given is None,
                      given=given is not None, layer_pass=layer_pass, **kept)
         cache["inputs_finite"] = cell.forward(layer_pass, n_threads)
         return cache

@@ -143,8 +143,9 @@ def check_sequences(X, *, estimator_name="estimator", ensure_all_finite=True):
     if ensure_all_finite:
         check_finite(X, "X", estimator_name)
     data = np.ascontiguousarray(X).reshape(n_samples * n_timesteps, n_features)
-    starts = np.arange(n_samples, dtype=np.intp) * n_timesteps
-    lengths = np.full(n_samples, n_timesteps, dtype=np.intp)
+    starts = np.arange(0, n_samples * n_timesteps, n_timesteps, dtype=np.intp)
+    lengths = np.empty(n_samples, np.intp)
+    lengths.fill(n_timesteps)
     return Sequences(_read_only(data), starts, lengths), is_tabular
 
 

@@ -8,10 +8,66 @@ its last step; and, for bidirectional layers, which row holds the same
 sequence at the mirrored step L - 1 - t.
 """
 
+import numpy as np
+
 from cython cimport floating
 from libc.string cimport memcpy
 
 from ._boundary cimport check_chunked_batch, require_length, require_shape
+
+
+def sort_and_chunk(lengths_array, starts_array, Py_ssize_t chunk_size):
+    """Sort a batch by length, longest first, and cut it into chunks.
+
+    Parameters
+    ----------
+    lengths_array, starts_array : (n_seq,) intp arrays
+        Each sequence's length (at least 1) and the row of its first step.
+    chunk_size : int
+        Sequences per chunk.
+
+    Returns
+    -------
+    order : (n_seq,) array
+        Batch index of each sorted sequence; a stable sort, so that equal
+        lengths keep their order.
+    seq_start, seq_len : (n_seq,) arrays
+        ``starts`` and ``lengths`` in that order.
+    chunk_row_start : (n_chunks + 1,) array
+        First row of each chunk, and the number of rows last.
+    """
+    cdef const Py_ssize_t[::1] lengths = lengths_array
+    cdef const Py_ssize_t[::1] starts = starts_array
+    cdef Py_ssize_t n_seq = lengths.shape[0]
+    cdef Py_ssize_t n_chunks = (n_seq + chunk_size - 1) // chunk_size
+    cdef Py_ssize_t q, i
+    cdef bint is_sorted = True
+    require_length("starts", starts.shape[0], n_seq)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size is {chunk_size}; it must be >= 1")
+    for q in range(1, n_seq):
+        if lengths[q] > lengths[q - 1]:
+            is_sorted = False
+            break
+    # A batch of one length (every 3-D X) is its own order: no sort.
+    order_array = (np.arange(n_seq, dtype=np.intp) if is_sorted
+                   else np.argsort(np.negative(lengths_array), kind="stable"))
+    seq_start_array = np.empty(n_seq, np.intp)
+    seq_len_array = np.empty(n_seq, np.intp)
+    chunk_row_start_array = np.empty(n_chunks + 1, np.intp)
+    cdef const Py_ssize_t[::1] order = order_array
+    cdef Py_ssize_t[::1] seq_start = seq_start_array
+    cdef Py_ssize_t[::1] seq_len = seq_len_array
+    cdef Py_ssize_t[::1] chunk_row_start = chunk_row_start_array
+    chunk_row_start[0] = 0
+    for q in range(n_seq):
+        i = order[q]
+        seq_start[q] = starts[i]
+        seq_len[q] = lengths[i]
+        if q % chunk_size == 0:
+            chunk_row_start[q // chunk_size + 1] = chunk_row_start[q // chunk_size]
+        chunk_row_start[q // chunk_size + 1] += seq_len[q]
+    return order_array, seq_start_array, seq_len_array, chunk_row_start_array
 
 
 def chunk_layout(
