@@ -211,3 +211,60 @@ def test_batch_is_sorted_longest_first_and_chunked(lengths, chunk_size):
     np.testing.assert_array_equal(seq_len, lengths[expected_order])
     chunk_rows = [seq_len[c:c + chunk_size].sum() for c in range(0, len(seq_len), chunk_size)]
     np.testing.assert_array_equal(chunk_row_start, np.concatenate([[0], np.cumsum(chunk_rows)]))
+
+
+@pytest.mark.parametrize("y", [np.arange(5), np.array([0.0, 1.0, 1.0], np.float32),
+                               np.array([True, False]), np.array(["a", "b"]), [0, 1, 1],
+                               np.array([[1], [0]]), np.array([0.0, np.nan]),
+                               np.array([1.0, np.inf]), np.array([], np.int64),
+                               np.ones((2, 2))])
+def test_labels_are_checked_as_scikit_learn_does(y):
+    # check_labels skips scikit-learn's check for a plain, finite 1-D array
+    # of numbers; what it returns, warns and raises must stay scikit-learn's.
+    import warnings
+
+    from sklearn.utils import check_array, column_or_1d
+
+    from skrnn._sequences import check_labels
+
+    def outcome(check):
+        """(labels or None, the error's message or None, the warnings)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                labels, error = check(y), None
+            except ValueError as raised:
+                labels, error = None, str(raised)
+        return labels, error, [str(w.message) for w in caught]
+
+    their_labels, *their_messages = outcome(lambda y: column_or_1d(
+        check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True))
+    our_labels, *our_messages = outcome(check_labels)
+    assert our_messages == their_messages
+    if their_labels is not None:
+        np.testing.assert_array_equal(our_labels, their_labels)
+        assert our_labels.dtype == their_labels.dtype
+
+
+@pytest.mark.parametrize("y", [np.arange(5.0), np.ones((3, 2), np.float32), np.arange(4),
+                               [[0.5], [1.5]], np.array([0.0, np.nan]), np.ones((2, 2, 2)),
+                               np.array([], np.float64), np.ones(3, np.float16)])
+def test_float_targets_are_checked_as_scikit_learn_does(y):
+    from sklearn.utils import check_array
+
+    from skrnn._sequences import check_float_targets
+
+    def outcome(check):
+        try:
+            return check(y)
+        except ValueError as error:
+            return str(error)
+
+    theirs = outcome(lambda y: check_array(y, ensure_2d=False,
+                                           dtype=(np.float64, np.float32), input_name="y"))
+    ours = outcome(check_float_targets)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.dtype == theirs.dtype

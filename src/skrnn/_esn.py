@@ -16,7 +16,7 @@ from sklearn.base import (
 )
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -26,7 +26,9 @@ from ._kernels._dense import dense_forward
 from ._readout import RidgeReadout
 from ._reservoir import make_reservoir
 from ._rnn import check_partial_fit_classes
-from ._sequences import Sequences, check_n_batch_labels, validate_sequences
+from ._sequences import (
+    Sequences, check_float_targets, check_labels, check_n_batch_labels, validate_sequences,
+)
 from ._step import (
     _came_as_array, _per_sequence_targets, _split_by_sequence, checked_step_values,
 )
@@ -417,8 +419,7 @@ class ESNClassifier(ClassifierMixin, _SequenceESN):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, sequences, first, classes):
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
-                         warn=True)
+        y = check_labels(y)
         check_n_batch_labels(sequences, y)
         return _encode_labels(self, y, first, classes)
 
@@ -529,7 +530,7 @@ class ESNRegressor(RegressorMixin, _SequenceESN):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _targets(self, y, sequences, first, classes):
-        y = check_array(y, ensure_2d=False, dtype=(np.float64, np.float32), input_name="y")
+        y = check_float_targets(y)
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
         check_n_batch_labels(sequences, y)

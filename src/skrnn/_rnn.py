@@ -7,7 +7,6 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_array, column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -18,6 +17,7 @@ from ._docs import (
 )
 from ._kernels._dense import row_argmax
 from ._losses import BinaryLogLoss, MultinomialLogLoss, SquaredLoss
+from ._sequences import check_float_targets, check_labels
 
 
 def one_hot_labels(estimator, y, incremental, classes):
@@ -428,9 +428,7 @@ class RNNClassifier(ClassifierMixin, _SequenceRNN):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
-                         warn=True)
-        return one_hot_labels(self, y, incremental, classes)
+        return one_hot_labels(self, check_labels(y), incremental, classes)
 
     def _weight_classes(self, row_weights, rows, incremental):
         return class_weighted(self, row_weights, rows, incremental)
@@ -583,10 +581,7 @@ class RNNRegressor(RegressorMixin, _SequenceRNN):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _prepare_targets(self, y, sequences, incremental, classes=None):
-        y = check_array(
-            y, ensure_2d=False, dtype=(np.float64, np.float32),
-            ensure_all_finite=True, input_name="y",
-        )
+        y = check_float_targets(y)
         if y.ndim == 1:
             self._y_is_1d = True
             return y.reshape(-1, 1)

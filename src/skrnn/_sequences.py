@@ -19,7 +19,7 @@ padded to one length (tslearn's NaN padding, Keras' zero padding) with
 import numbers
 
 import numpy as np
-from sklearn.utils import assert_all_finite, check_array
+from sklearn.utils import assert_all_finite, check_array, column_or_1d
 from sklearn.utils.validation import validate_data
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -262,6 +262,44 @@ def _is_plain_float_array(X):
         and X.dtype in FLOAT_DTYPES
         and X.ndim in (2, 3)
         and X.size > 0
+    )
+
+
+def check_labels(y):
+    """A classifier's labels, 1-D: ``column_or_1d(check_array(y,
+    ensure_2d=False, dtype=None), warn=True)``.
+
+    A plain 1-D array of numbers, finite and not empty, is what that check
+    returns unchanged, and is returned without it: scikit-learn's check looks
+    for dataframe types first, which costs more per call than a
+    ``partial_fit`` on a few short sequences spends outside its kernels.
+    Every other input takes scikit-learn's path, and so its errors and
+    warnings."""
+    if _is_plain_finite_array(y, "biuf", (1,)):
+        return y
+    return column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
+                        warn=True)
+
+
+def check_float_targets(y, input_name="y"):
+    """A regressor's targets: ``check_array(y, ensure_2d=False,
+    dtype=(np.float64, np.float32))``, with ``check_labels``' shortcut for
+    a plain, finite, non-empty float array of 1 or 2 dimensions.
+    ``input_name``: what scikit-learn's errors call ``y``."""
+    if _is_plain_finite_array(y, "f", (1, 2)) and y.dtype in FLOAT_DTYPES:
+        return y
+    return check_array(y, ensure_2d=False, dtype=FLOAT_DTYPES, input_name=input_name)
+
+
+def _is_plain_finite_array(y, kinds, ndims):
+    """True for a numpy array (not a subclass) of one of the dtype ``kinds``
+    and ``ndims``, not empty, every value finite."""
+    return (
+        type(y) is np.ndarray
+        and y.dtype.kind in kinds
+        and y.ndim in ndims
+        and y.size > 0
+        and (y.dtype.kind != "f" or bool(np.isfinite(y).all()))
     )
 
 

@@ -5,7 +5,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseRNN, _cast_in_range
@@ -17,7 +16,7 @@ from ._rnn import (
     accuracy_of_raw, check_partial_fit_classes, class_weighted, labels_from_raw,
     one_hot_labels,
 )
-from ._sequences import Sequences
+from ._sequences import Sequences, check_float_targets
 
 
 class StepTargets(Sequences):
@@ -111,9 +110,7 @@ def checked_step_values(y, sequences, estimator_name):
             f"n_outputs) with the same n_outputs; got shapes "
             f"{sorted({item.shape[1:] for item in items})} after the step axis."
         )
-    return [check_array(item, ensure_2d=False, dtype=(np.float64, np.float32),
-                        input_name=f"y[{i}]")
-            for i, item in enumerate(items)]
+    return [check_float_targets(item, input_name=f"y[{i}]") for i, item in enumerate(items)]
 
 
 def _split_by_sequence(values, lengths, as_array):
