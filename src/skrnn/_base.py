@@ -425,7 +425,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                     "Got `batch_size` less than 1 or larger than sample size. "
                     "It is going to be clipped"
                 )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+            batch_size = int(min(max(self.batch_size, 1), n_samples))
 
         self._warned_exploding = False
         n_updates, clipped_before = 0, self.n_clipped_steps_
