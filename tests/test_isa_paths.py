@@ -42,7 +42,7 @@ CONFIGURATIONS = [
 
 # The modules whose tests every path must pass.
 PATH_TESTS = ["test_gradients.py", "test_cells.py", "test_threads.py", "test_output_loss.py",
-              "test_products.py", "test_esn.py", "test_truncation.py"]
+              "test_products.py", "test_optimizers.py", "test_esn.py", "test_truncation.py"]
 
 LEVELS = ["baseline", "avx2", "avx512"]
 

@@ -2,7 +2,9 @@
 
 The update rules are those of ``sklearn.neural_network`` (SGD with momentum
 or Nesterov momentum and a learning-rate schedule; Adam), applied in place to
-one contiguous array, so each step is a handful of vectorised operations.
+one contiguous array: SGD's step as a handful of vectorised operations,
+Adam's in one compiled pass over the values (``_kernels/_update.h``), which
+gives the bits of the same operations made array by array.
 
 A step is computed into buffers of the optimizer's own and committed only
 when the new state is finite and the caller accepts the new parameters: a
@@ -11,6 +13,8 @@ the last finite weights.
 """
 
 import numpy as np
+
+from ._kernels._update import adam_update
 
 
 def _all_finite(array):
@@ -158,25 +162,17 @@ class AdamOptimizer:
         return False."""
         t = self.t + 1
         m, v, work = self._next_first_moment, self._next_second_moment, self._work
-        np.multiply(self.first_moment, self.beta_1, out=m)
-        np.multiply(grad, 1 - self.beta_1, out=work)
-        m += work
-        np.multiply(self.second_moment, self.beta_2, out=v)
-        np.multiply(grad, grad, out=work)
-        work *= 1 - self.beta_2
-        v += work
         lr = (
             self.learning_rate_init
             * np.sqrt(1 - self.beta_2**t)
             / (1 - self.beta_1**t)
         )
-        # w <- w - lr * m / (sqrt(v) + eps)
-        np.sqrt(v, out=work)
-        work += self.epsilon
-        np.divide(m, work, out=work)
-        work *= lr
-        np.subtract(self.params, work, out=work)
-        if not (_all_finite(m) and _all_finite(v) and accept(work)):
+        # m <- beta_1 m + (1 - beta_1) grad, v <- beta_2 v + (1 - beta_2) grad^2,
+        # w <- w - lr * m / (sqrt(v) + eps), in one pass (_kernels/_update.h).
+        moments_finite = adam_update(self.params, grad, self.first_moment,
+                                     self.second_moment, self.beta_1, self.beta_2,
+                                     self.epsilon, float(lr), m, v, work)
+        if not (moments_finite and accept(work)):
             return False
         self.params[...] = work
         self.t = t
