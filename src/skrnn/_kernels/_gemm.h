@@ -277,6 +277,16 @@ static inline void skrnn_panel_group(int f, int n_panels, int group, int *first,
         }                                                                        \
     }
 
+/* NAME(m, n, k, A, lda, packed, bias, C, ldc, accumulate): one path's
+ * product, the driver over blocks of at most R_MAX rows run by RUN_BLOCK,
+ * compiled for TARGET (empty: the default target). */
+#define SKRNN_DEFINE_PACKED_DRIVER(NAME, TARGET, T, R_MAX, QMAX, RUN_BLOCK)       \
+static TARGET void NAME(int m, int n, int k, const T *A, int lda, const T *packed, \
+                        const T *bias, T *C, int ldc, int accumulate)            \
+{                                                                                \
+    SKRNN_GEMM_DRIVER(T, R_MAX, QMAX, RUN_BLOCK)                                 \
+}
+
 /* A block of any shape the driver asks for, by its (R, Q). */
 #define SKRNN_BLOCK_CASE(T, VEC, V, TARGET, R, Q)                                \
     case (R) * 64 + (Q):                                                         \
@@ -325,21 +335,13 @@ typedef double skrnn_vec512_double __attribute__((vector_size(64), aligned(8)));
 SKRNN_DEFINE_BLOCKS(skrnn_run_block_512_##T, SKRNN_SHAPES_512, T,                \
                     skrnn_vec512_##T, 1, SKRNN_TARGET_AVX512)                    \
                                                                                  \
-static SKRNN_TARGET_AVX512 void skrnn_gemm_packed_avx512_##T(                    \
-    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
-    T *C, int ldc, int accumulate)                                               \
-{                                                                                \
-    SKRNN_GEMM_DRIVER(T, 8, SKRNN_QMAX_512, skrnn_run_block_512_##T)             \
-}
+SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_avx512_##T, SKRNN_TARGET_AVX512, T, 8, \
+                           SKRNN_QMAX_512, skrnn_run_block_512_##T)
 #define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_avx512_##T
 /* The AVX2 driver, over the 32-byte blocks below. */
 #define SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                         \
-static SKRNN_TARGET_AVX2 void skrnn_gemm_packed_avx2_##T(                        \
-    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
-    T *C, int ldc, int accumulate)                                               \
-{                                                                                \
-    SKRNN_GEMM_DRIVER(T, 4, SKRNN_QMAX_256, skrnn_run_block_##T)                 \
-}
+SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_avx2_##T, SKRNN_TARGET_AVX2, T, 4,   \
+                           SKRNN_QMAX_256, skrnn_run_block_##T)
 #define SKRNN_GEMM_AVX2(T) skrnn_gemm_packed_avx2_##T
 #else
 #define SKRNN_DEFINE_PACKED_GEMM_AVX512(T)
@@ -382,12 +384,8 @@ SKRNN_DEFINE_BLOCKS(skrnn_run_block_128_##T, SKRNN_SHAPES_128, T,               
 SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
 SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                                 \
                                                                                  \
-static void skrnn_gemm_packed_baseline_##T(                                      \
-    int m, int n, int k, const T *A, int lda, const T *packed, const T *bias,    \
-    T *C, int ldc, int accumulate)                                               \
-{                                                                                \
-    SKRNN_GEMM_DRIVER(T, 2, SKRNN_QMAX_128, skrnn_run_block_128_##T)             \
-}                                                                                \
+SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_baseline_##T, , T, 2, SKRNN_QMAX_128,  \
+                           skrnn_run_block_128_##T)                              \
                                                                                  \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
