@@ -6,11 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skrnn import RNNClassifier, RNNRegressor
 from skrnn._kernels._openmp import effective_n_threads
 from skrnn._kernels._team import team_available
+from skrnn._threads import single_threaded_blas
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -96,6 +97,26 @@ def test_omp_num_threads_is_respected(tmp_path):
 def test_threadpoolctl_limit_is_respected():
     with threadpool_limits(limits=1, user_api="openmp"):
         assert effective_n_threads(None) == 1
+
+
+def _blas_thread_counts():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_fit_holds_blas_to_one_thread_and_restores_it():
+    # single_threaded_blas sets the BLAS libraries' thread counts itself (not
+    # through threadpoolctl's limit): it must set every one, and give back
+    # what each had, on an error too.
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_thread_counts()
+        assert before, "no BLAS library found"
+        with single_threaded_blas():
+            assert _blas_thread_counts() == [1] * len(before)
+        assert _blas_thread_counts() == before
+        with pytest.raises(RuntimeError, match="inside"):
+            with single_threaded_blas():
+                raise RuntimeError("inside")
+        assert _blas_thread_counts() == before
 
 
 def test_n_threads_zero_is_rejected():
