@@ -239,7 +239,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple of positive ints, checked."""
-        sizes = np.atleast_1d(self.hidden_layer_sizes)
+        sizes = self.hidden_layer_sizes
+        if type(sizes) is int and sizes >= 1:
+            return (sizes,)  # the common case, checked at every partial_fit
+        sizes = np.atleast_1d(sizes)
         if sizes.ndim != 1 or len(sizes) == 0:
             raise ValueError(
                 "hidden_layer_sizes must be an int or a sequence of ints; got "
@@ -633,6 +636,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.best_loss_ = self.loss_curve_[-1]
 
     # -- prediction ----------------------------------------------------------
+
+    def __sklearn_is_fitted__(self):
+        # scikit-learn's default looks through every attribute for a name
+        # ending in "_", and ``partial_fit`` asks at every call.
+        return hasattr(self, "_params")
 
     def _raw_output(self, X):
         """Network output before the link function, for fitted models."""

@@ -350,8 +350,9 @@ class RecurrentNetwork:
         self.head = make_head(head)
         self.cell = CELLS[spec.cell]
         self.layout = spec.layout()
-        self._local_index = {
-            tag: self.layout.index(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
+        # Where each layer's gradient, in its local layout, goes in the flat one.
+        self._local_runs = {
+            tag: self.layout.runs(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
         }
         # What ``outputs_stay_finite`` reads, found once: it runs every update.
         self._output_slices = [self._slice(name) for name in ("W_y", "b_y")]
@@ -800,7 +801,8 @@ class RecurrentNetwork:
                 dX = ws.empty(f"dX{k}_{d}", (batch.n_rows if k > 0 else 0, n_in), self.dtype)
                 local = self._layer_backward(layer, dH[d], dX, batch, w, n_threads, ws,
                                              initial_gradient, d_initial)
-                grad[self._local_index[layer["tag"]]] = local
+                for start, stop, local_start in self._local_runs[layer["tag"]]:
+                    grad[start:stop] = local[local_start : local_start + stop - start]
                 if k > 0:
                     dX = dX if not direction else dX[batch.reverse_rows]
                     dX_total = dX if dX_total is None else dX_total + dX
@@ -818,7 +820,7 @@ class RecurrentNetwork:
         cell = self.cell
         tag = layer["tag"]
         hidden, width = w["W_hh" + tag].shape
-        n_local = len(self._local_index[tag])
+        n_local = sum(stop - start for start, stop, _ in self._local_runs[tag])
         D = ws.empty("D", (batch.n_rows, width), self.dtype)
         # What makes the weight gradients whole-chunk GEMMs (see
         # ``Cell.shifted_width``).

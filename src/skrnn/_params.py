@@ -64,12 +64,22 @@ class ParameterLayout:
             for (name, shape), off in zip(self.shapes.items(), self.offsets.values())
         }
 
-    def index(self, names):
-        """Positions in the flat vector of the named parameters, in order."""
-        return np.concatenate([
-            np.arange(self.offsets[name], self.offsets[name] + math.prod(self.shapes[name]))
-            for name in names
-        ])
+    def runs(self, names):
+        """Where the named parameters, one after another in this order (a
+        layer's local layout), lie in the flat vector: a list of (start,
+        stop, local_start), each a run contiguous in both, parameters that
+        follow each other in both merged into one run."""
+        runs, local = [], 0
+        for name in names:
+            start = self.offsets[name]
+            size = math.prod(self.shapes[name])
+            if runs and runs[-1][1] == start:
+                first, _, local_first = runs[-1]
+                runs[-1] = (first, start + size, local_first)
+            else:
+                runs.append((start, start + size, local))
+            local += size
+        return runs
 
 
 class NetworkSpec:
