@@ -533,21 +533,16 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             loss, grad = truncated_loss_and_gradient(
                 self._network, params, batch, batch_targets, self._target_rows, self._loss,
                 window, n_threads, workspace, batch_weights)
-        elif self._network.head.per_step:
-            # A row per step: the output layer and loss run in one kernel.
-            # With a row per sequence they are a small part of an update, and
-            # run in NumPy (``skrnn._losses``).
-            # The targets (StepTargets) are read where they are stored.
-            loss, cache = self._network.forward_loss(
-                params, batch, batch_targets.data, self._loss, n_terms, n_threads,
-                workspace, row_weights=row_weights, target_rows=batch_targets.row_index())
-            grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
         else:
-            out, cache = self._network.forward(params, batch, n_threads, workspace=workspace)
-            loss, d_out = self._loss.loss_and_gradient(out, self._target_rows(batch_targets),
-                                                       row_weights)
-            grad = self._network.backward(params, cache, d_out, n_threads,
-                                          workspace=workspace)
+            # The output layer and the loss run in one kernel. The targets
+            # are read where they are stored: a row per output, or per step
+            # (StepTargets) with a row per step.
+            per_step = self._network.head.per_step
+            loss, cache = self._network.forward_loss(
+                params, batch, batch_targets.data if per_step else batch_targets,
+                self._loss, n_terms, n_threads, workspace, row_weights=row_weights,
+                target_rows=batch_targets.row_index() if per_step else None)
+            grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
         if self.alpha > 0:
             weights = params[: self._network.layout.n_weights]
             scale = self.alpha / n_terms

@@ -6,7 +6,8 @@ the gradient of the mean). Given a weight per row, the mean is weighted:
 the sum of each row's loss times its weight, over the sum of the weights. The link functions (logistic, softmax) live here
 too so that prediction and training use the same ones. ``code`` names the
 same loss in the fused output-layer kernel (``_kernels/_output.pyx``),
-which the per-step estimators train with.
+which training runs; the functions here serve truncated BPTT, whose
+windows take their outputs' gradients apart.
 """
 
 import numpy as np

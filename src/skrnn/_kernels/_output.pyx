@@ -1,11 +1,13 @@
 """The output layer, its loss and their gradients in one pass over many rows.
 
-With a target at every step (the ``step`` head), the output layer and the
-loss act on one row per step: a mini-batch of 64 sequences of 64 steps has
-4,096 of them. Written as NumPy operations over all rows, the row-wise
-reductions of a softmax over a handful of classes, the gathers into and
-out of output order and the separate products cost as much as the
-recurrent layer's own BPTT at small hidden sizes. Here each block of rows R
+Training runs the output layer and the loss on the rows the head read: one
+per sequence, or one per step with a target at every step (the ``step``
+head), where a mini-batch of 64 sequences of 64 steps has 4,096 of them.
+Written as NumPy operations over all rows, the row-wise reductions of a
+softmax over a handful of classes, the gathers into and out of output
+order and the separate products cost as much as the recurrent layer's own
+BPTT at small hidden sizes; with a row per sequence, each of a dozen
+operations costs more than its arithmetic. Here each block of rows R
 is one task of the kernels' team (``_team.pxd``), which computes
 
     Z = R @ W + b                         (the raw outputs)
