@@ -354,7 +354,8 @@ class RecurrentNetwork:
         self._local_runs = {
             tag: self.layout.runs(spec.local_names(tag)) for _, tag, _, _ in spec.layers()
         }
-        # What ``outputs_stay_finite`` reads, found once: it runs every update.
+        # Where the output layer lies in the flat vector, found once: every
+        # update reads it (``outputs_stay_finite``, ``backward``).
         self._output_slices = [self._slice(name) for name in ("W_y", "b_y")]
         last = len(spec.hidden_sizes) - 1
         self._bounding_h0 = (
@@ -771,21 +772,22 @@ class RecurrentNetwork:
         layers = cache["layers"]
         w = self._views(params)
         grad = np.empty(self.layout.n_params, self.dtype)
-        g = self.layout.views(grad)
+        (w_slice, w_shape), (b_slice, _) = self._output_slices
+        g_W, g_b = grad[w_slice].reshape(w_shape), grad[b_slice]
         n_dir = len(spec.directions)
 
         out_rows = cache["out_rows"]
         if d_out is None and d_head is None:
-            d_head, g["W_y"][...], g["b_y"][...] = cache["output_gradient"]
+            d_head, g_W[...], g_b[...] = cache["output_gradient"]
         elif d_head is None:
             d_out = np.ascontiguousarray(
                 d_out[batch.order if out_rows is None else out_rows], dtype=self.dtype)
-            g["W_y"][...] = cache["head_rows"].T @ d_out
-            g["b_y"][...] = d_out.sum(axis=0)
+            g_W[...] = cache["head_rows"].T @ d_out
+            g_b[...] = d_out.sum(axis=0)
             d_head = d_out @ w["W_y"].T
         else:
-            g["W_y"][...] = 0
-            g["b_y"][...] = 0
+            g_W[...] = 0
+            g_b[...] = 0
             d_head = np.ascontiguousarray(d_head[batch.order], dtype=self.dtype)
 
         # dLoss/dh at every row of the top layer, from the head.
