@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from skrnn import RNNClassifier, RNNRegressor
 from skrnn._kernels._openmp import effective_n_threads
 from skrnn._kernels._team import team_available
+from skrnn._network import BatchLayout, training_chunk_size
 from skrnn._threads import single_threaded_blas
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -67,6 +68,28 @@ def test_regressor_identical_for_1_and_2_threads():
             for n in (1, 2)]
     assert fits[0].loss_curve_ == fits[1].loss_curve_
     np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+
+
+def test_small_training_batch_makes_two_chunks_and_stays_thread_invariant():
+    # A batch of fewer than two full chunks is cut in two halves of at least
+    # 8 sequences, whatever the thread count, so that partial_fit on a few
+    # sequences gives a second thread work: the results must not change
+    # with the threads that share it.
+    sizes = [training_chunk_size(n) for n in (1, 8, 16, 17, 40, 63, 64, 200)]
+    assert sizes == [8, 8, 8, 9, 20, 32, 32, 32]
+    X, y = _ragged_data(np.float32, n=16, seed=2)
+    sequences = RNNClassifier(4).fit(X, y)._validate_sequences(X, reset=False)
+    assert BatchLayout(sequences, False, training_chunk_size(16)).n_chunks == 2
+    fits = []
+    for n_threads in (1, 2):
+        model = RNNClassifier(5, cell="lstm", batch_size=16, random_state=0,
+                              n_threads=n_threads)
+        for _ in range(4):
+            model.partial_fit(X, y, classes=[0, 1])
+        fits.append(model)
+    assert fits[0].loss_curve_ == fits[1].loss_curve_  # exact float equality
+    for name, value in fits[0].weights_.items():
+        np.testing.assert_array_equal(value, fits[1].weights_[name], err_msg=name)
 
 
 def test_effective_n_threads_rules():

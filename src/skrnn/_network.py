@@ -29,11 +29,25 @@ from ._params import NetworkSpec, init_params
 # Sequences per chunk, the unit of parallel work. It must not depend on the
 # thread count: the chunks decide the order in which gradients are summed,
 # and so the bits of the result. Training batches are small (tens of
-# sequences), so their chunks are too, or one thread would get all the work;
-# prediction sees the whole input at once, and bigger chunks make each
-# per-step product a bigger, more efficient GEMM.
+# sequences), so their chunks are too, or one thread would get all the work
+# (see ``training_chunk_size``); prediction sees the whole input at once,
+# and bigger chunks make each per-step product a bigger, more efficient GEMM.
 CHUNK_SIZE = 32
 PREDICT_CHUNK_SIZE = 64
+# The smallest chunk a training batch is cut into: the tallest block of rows
+# of the packed products (_kernels/_gemm.h), so that each per-step product
+# still runs whole blocks.
+MIN_CHUNK_SIZE = 8
+
+
+def training_chunk_size(n_sequences):
+    """Sequences per chunk of a training batch: CHUNK_SIZE, or, for a batch
+    of fewer than two such chunks, half the batch (at least MIN_CHUNK_SIZE),
+    so that a small mini-batch, a ``partial_fit`` on a few sequences above
+    all, still gives a second thread a chunk. One thread runs the two halves
+    nearly as fast as the whole: each step's products run the same blocks
+    of rows (at most MIN_CHUNK_SIZE tall) either way."""
+    return min(CHUNK_SIZE, max(MIN_CHUNK_SIZE, -(-n_sequences // 2)))
 
 # ``input_start`` of a training pass (the input is in layout order), and the
 # row indices ``chunk_layout`` is not asked for.
@@ -457,7 +471,7 @@ class RecurrentNetwork:
 
     # -- forward ---------------------------------------------------------------
 
-    def forward(self, params, sequences, n_threads, chunk_size=CHUNK_SIZE,
+    def forward(self, params, sequences, n_threads, chunk_size=None,
                 for_backward=True, workspace=None, initial_states=None):
         """Raw outputs for every sequence, plus what ``backward`` needs.
 
@@ -467,8 +481,9 @@ class RecurrentNetwork:
         sequences : Sequences
             Its ``data`` must have this network's dtype.
         n_threads : int
-        chunk_size : int
-            Sequences per chunk of parallel work.
+        chunk_size : int, optional
+            Sequences per chunk of parallel work; by default
+            ``training_chunk_size(len(sequences))``.
         for_backward : bool
             Keep what ``backward`` needs (every step's gates and cell
             states). Prediction passes False, and its kernels keep one step
@@ -495,6 +510,8 @@ class RecurrentNetwork:
             every value of ``sequences.data`` they read finite.
             ``final_states(cache)`` gives a training pass's final states.
         """
+        if chunk_size is None:
+            chunk_size = training_chunk_size(len(sequences))
         cache = self._forward_to_head(params, sequences, n_threads, chunk_size,
                                       for_backward, workspace, initial_states)
         w = self._views(params)
@@ -545,7 +562,8 @@ class RecurrentNetwork:
             ``backward`` called with no ``d_out``.
         """
         ws = workspace if workspace is not None else Workspace()
-        cache = self._forward_to_head(params, sequences, n_threads, CHUNK_SIZE, True, ws,
+        cache = self._forward_to_head(params, sequences, n_threads,
+                                      training_chunk_size(len(sequences)), True, ws,
                                       initial_states)
         w = self._views(params)
         head_rows, batch, out_rows = cache["head_rows"], cache["batch"], cache["out_rows"]
