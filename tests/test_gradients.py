@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 import reference
 from finite_differences import central_differences
 from skrnn import RNNClassifier, RNNRegressor
+from skrnn._kernels._layer import predicts_ahead
 from skrnn._network import CHUNK_SIZE
 
 N_FEATURES, HIDDEN = 3, 5
@@ -197,6 +198,32 @@ def test_prediction_pass_matches_training_pass(cell, dtype, rtol):
     np.testing.assert_allclose(predict_out, train_out, rtol=rtol, atol=rtol * scale)
     np.testing.assert_array_equal(network.predict_raw(params, sequences, 2)[0],
                                   network.predict_raw(params, sequences, 1)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_or_two_sequences_predict_the_bits_of_a_batch(cell, dtype):
+    """A prediction of one or two sequences, whose stacked weight [W_ih;
+    W_hh] exceeds the L1 cache, projects the inputs of many steps ahead and
+    continues each step's sums from there (``packed_gemm_continue``); a
+    batch stacks [x_t | h_{t-1}] at every step. Both must give the same
+    bits: here hidden 250 (a partial last panel in either dtype) and 13
+    features make [W_ih; W_hh] 263 KB or more, past the L1 of any current
+    CPU, over ragged lengths and a learned initial state."""
+    n_in, hidden = 13, 250
+    rng = np.random.RandomState(5)
+    X = [rng.normal(size=(n, n_in)).astype(dtype) for n in (9, 1, 14, 5, 12, 7, 3, 11)]
+    model = RNNRegressor(hidden, cell=cell, learn_initial_state=True, max_iter=1,
+                         random_state=0).fit(X, rng.normal(size=len(X)))
+    kernel = model._network.cell.kernel.CELL
+    assert predicts_ahead(kernel, 1, n_in, hidden, dtype == np.float64)
+    assert predicts_ahead(kernel, 2, n_in, hidden, dtype == np.float64)
+    assert not predicts_ahead(kernel, 3, n_in, hidden, dtype == np.float64)
+    batch = model.predict(X)
+    np.testing.assert_array_equal(np.concatenate([model.predict(X[i:i + 1])
+                                                  for i in range(len(X))]), batch)
+    np.testing.assert_array_equal(np.concatenate([model.predict(X[i:i + 2])
+                                                  for i in range(0, len(X), 2)]), batch)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

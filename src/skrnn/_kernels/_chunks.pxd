@@ -121,6 +121,9 @@ cdef struct ChunkJob:
     const void *X
     const Py_ssize_t *input_start
     Py_ssize_t input_step
+    # A prediction pass that projects its inputs many steps ahead rather
+    # than stack them beside the states (``projects_ahead``, _driver.pxd).
+    bint projects_ahead
     # Parameters, and the weights packed for the chunks' products.
     const void *W_ih
     const void *W_hh

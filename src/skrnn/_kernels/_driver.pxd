@@ -12,15 +12,21 @@
 # What the driver owns: the chunk's extent, the running count and the rows
 # of every step (the slab), the order of the steps, and in a prediction pass
 # the two blocks of rows [x_t | h_{t-1}] the steps alternate between, the
-# gathering (and checking) of each step's inputs and the storing of its
-# states. The layout of a batch and the determinism rules are in _chunks.pxd.
+# gathering (and checking) of each step's inputs, their projection ahead
+# where a pass has but one or two sequences (``projects_ahead``), and the
+# storing of its states. The layout of a batch and the determinism rules are
+# in _chunks.pxd.
 
 from cython cimport floating
 
 from ._chunks cimport (
     ChunkJob, fill_initial_states, gather_step_inputs, n_running, store_step_states,
 )
-from ._packed cimport pack_stacked_weight, pack_weight, skrnn_packed_free
+from ._packed cimport packed_gemm, pack_stacked_weight, pack_weight, skrnn_packed_free
+
+
+cdef extern from "_gemm.h" nogil:
+    Py_ssize_t skrnn_l1d_bytes()
 
 
 # The parts of a pass, the ``part`` argument of a cell's step function.
@@ -32,7 +38,10 @@ cdef enum StepPart:
     FORWARD_STEP
     # Prediction: step t, from ``xh`` (row stride ``ld``: x_t beside
     # h_{t-1}) to ``states`` (h_t, same stride), using the chunk's scratch
-    # before the blocks in ``work``.
+    # before the blocks in ``work``. Where the pass projects its inputs
+    # ahead, x_t is not in ``xh``: ``projected`` holds x_t @ W_ih, to be
+    # continued over h_{t-1} (``packed_gemm_continue``), and the step's
+    # gates are computed there.
     PREDICT_STEP
     # BPTT: before the backward time loop, each step t from the last, and
     # after it (the weight and initial-state gradients into ``grad``).
@@ -63,6 +72,7 @@ cdef struct Slab:
     void *xh
     void *states
     Py_ssize_t ld
+    void *projected
 
 
 # A cell's step function, one per dtype: the fused ``_step_part`` of each
@@ -73,9 +83,10 @@ ctypedef void (*double_step)(StepPart part, const ChunkJob *job, Slab *slab,
                              double *dtype) noexcept nogil
 
 # Packs the weights of a forward pass into ``job.packed`` (from ``job.W_ih``
-# and ``job.W_hh``): for a training pass's input projection and recurrent
-# products, or a prediction pass's products over [x_t | h_{t-1}].
-ctypedef int (*pack_function)(ChunkJob *job, bint predicting) except -1
+# and ``job.W_hh``): for the input projections (W_ih, always packed[0])
+# and the recurrent products, or, if ``stacked``, for a prediction pass's
+# products over [x_t | h_{t-1}].
+ctypedef int (*pack_function)(ChunkJob *job, bint stacked) except -1
 
 
 cdef struct Cell:
@@ -105,12 +116,36 @@ cdef struct Cell:
     Py_ssize_t backward_scratch_shared
 
 
+# Projected ahead (``projects_ahead``): a pass of at most this many
+# sequences, whose inputs of as many steps as make AHEAD_ROWS rows are
+# projected in one product.
+cdef enum:
+    AHEAD_MAX_SEQUENCES = 2
+    AHEAD_ROWS = 64
+
+
 cdef inline Py_ssize_t cell_forward_work_size(
     const Cell *cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in,
 ) noexcept nogil:
     """Length of each thread's row of a forward pass's ``work``: a
-    prediction step's scratch and its two blocks of rows [x | h]."""
-    return chunk_size * (cell.predict_scratch * hidden + 2 * (n_in + hidden))
+    prediction step's scratch, its two blocks of rows [x | h], and the rows
+    of inputs projected ahead with their projections."""
+    return (chunk_size * (cell.predict_scratch * hidden + 2 * (n_in + hidden))
+            + AHEAD_ROWS * (n_in + cell.n_gates * hidden))
+
+
+cdef inline bint projects_ahead(const ChunkJob *job) noexcept nogil:
+    """Whether a prediction pass projects its inputs ahead. With one or two
+    sequences, each step's product over [x_t | h_{t-1}] has one or two
+    rows, so that it reads the whole of [W_ih; W_hh] for them; where that
+    exceeds the L1 cache, W_ih's rows come from L2 at every step. Projected
+    for many steps in one product, the inputs leave each step W_hh alone to
+    read. The sums are the same either way (``packed_gemm_continue``), and
+    so are the results."""
+    cdef const Cell *cell = <const Cell *> job.cell
+    cdef Py_ssize_t stacked_bytes = ((job.n_in + job.hidden) * cell.n_gates * job.hidden
+                                     * (8 if job.is_double else 4))
+    return job.n_seq <= AHEAD_MAX_SEQUENCES and stacked_bytes > skrnn_l1d_bytes()
 
 
 cdef inline Py_ssize_t cell_backward_work_size(
@@ -127,20 +162,21 @@ cdef inline void free_packed_weights(ChunkJob *job) noexcept nogil:
         job.packed[i] = NULL
 
 
-cdef inline int pack_gates_together(ChunkJob *job, bint predicting) except -1:
+cdef inline int pack_gates_together(ChunkJob *job, bint stacked) except -1:
     """``pack_function`` of the cells whose gates all take one product of
     each weight (Elman, LSTM): W_ih for the input projections (of a whole
-    chunk when training; when predicting, of step 0 from a zero h0), and
-    W_hh for the recurrent products, which prediction stacks below W_ih."""
+    chunk when training, or of many steps projected ahead; else of step 0
+    from a zero h0), and W_hh for the recurrent products, stacked below
+    W_ih for a prediction's products over [x_t | h_{t-1}]."""
     if job.is_double:
-        _pack_gates_together(job, predicting, <double *> NULL)
+        _pack_gates_together(job, stacked, <double *> NULL)
     else:
-        _pack_gates_together(job, predicting, <float *> NULL)
+        _pack_gates_together(job, stacked, <float *> NULL)
     return 0
 
 
 cdef inline void _pack_gates_together(
-    ChunkJob *job, bint predicting, floating *dtype,
+    ChunkJob *job, bint stacked, floating *dtype,
 ) except *:
     cdef int n_in = job.n_in
     cdef int hidden = job.hidden
@@ -148,7 +184,7 @@ cdef inline void _pack_gates_together(
     cdef const floating *W_ih = <const floating *> job.W_ih
     cdef const floating *W_hh = <const floating *> job.W_hh
     job.packed[0] = pack_weight(n_in, width, W_ih, width, False)
-    if predicting:
+    if stacked:
         job.packed[1] = pack_stacked_weight(n_in, hidden, width, W_ih, width, W_hh, width)
     else:
         job.packed[1] = pack_weight(hidden, width, W_hh, width, False)
@@ -211,22 +247,27 @@ cdef inline bint predict_chunk(
     stride n_in + H) in the worker's ``work``, after the cell's scratch.
     Step t gathers x_t into its block, next to the h_{t-1} that step t - 1
     wrote there, and the cell writes h_t into the other, so that a step's
-    products read [x_t | h_{t-1}] as one operand. ``H``, if not NULL, gets
-    the slab's states; ``final``, if not NULL, each sequence's last.
-    Returns whether every input value read was finite."""
+    products read [x_t | h_{t-1}] as one operand; or, projecting ahead, the
+    inputs of many steps are gathered and projected at once, after the
+    blocks (``project_ahead``), and each step reads its projection.
+    ``H``, if not NULL, gets the slab's states; ``final``, if not NULL, each
+    sequence's last. Returns whether every input value read was finite."""
     cdef const Cell *cell = job_cell(j)
     cdef const Py_ssize_t *seq_len = &j.seq_len[s.first]
     cdef Py_ssize_t ld = j.n_in + j.hidden
-    cdef Py_ssize_t t
+    cdef Py_ssize_t width = cell.n_gates * j.hidden
+    cdef Py_ssize_t t, projected_until = 0, projected_row = 0
     cdef bint inputs_finite = True
     cdef floating *work = <floating *> j.work + worker * j.work_stride
     cdef floating *blocks = work + s.n_seq * cell.predict_scratch * j.hidden
+    cdef floating *ahead_inputs = blocks + 2 * s.n_seq * ld
+    cdef floating *ahead = ahead_inputs + AHEAD_ROWS * j.n_in
     cdef floating *H = NULL if j.final != NULL else <floating *> j.H
     cdef floating *final = (<floating *> j.final + s.first * j.hidden
                             if j.final != NULL else NULL)
     cdef floating *xh
     cdef floating *states
-    s.work, s.ld = work, ld
+    s.work, s.ld, s.projected = work, ld, NULL
     if j.has_initial_state:
         fill_initial_states(blocks, s.n_seq, ld, j.n_in,
                             <const floating *> j.h0 + s.first * j.h0_stride, j.h0_stride,
@@ -238,8 +279,14 @@ cdef inline bint predict_chunk(
         s.next_running = n_running(seq_len, s.n_seq, t + 1)
         xh = &blocks[(t & 1) * s.n_seq * ld]
         states = &blocks[((t + 1) & 1) * s.n_seq * ld + j.n_in]
-        if not gather_step_inputs(<const floating *> j.X, &j.input_start[s.first],
-                                  j.input_step, seq_len, t, s.running, j.n_in, xh, ld):
+        if j.projects_ahead:
+            if t == projected_until:
+                projected_until = project_ahead(j, s, ahead_inputs, ahead, &inputs_finite)
+                projected_row = 0
+            s.projected = &ahead[projected_row * width]
+            projected_row += s.running
+        elif not gather_step_inputs(<const floating *> j.X, &j.input_start[s.first],
+                                    j.input_step, seq_len, t, s.running, j.n_in, xh, ld):
             inputs_finite = False
         s.xh, s.states = xh, states
         run_step(PREDICT_STEP, j, s)
@@ -247,6 +294,34 @@ cdef inline bint predict_chunk(
                           &H[s.slab * j.hidden] if H != NULL else NULL, final)
         s.slab += s.running
     return inputs_finite
+
+
+cdef inline Py_ssize_t project_ahead(
+    const ChunkJob *j, const Slab *s, floating *inputs, floating *projected,
+    bint *inputs_finite,
+) noexcept nogil:
+    """From step s.t on, the inputs of as many steps as make at most
+    AHEAD_ROWS rows (each step's running sequences, in step order) gathered
+    into ``inputs`` and checked, and their projections x @ W_ih, without
+    the bias, into ``projected`` (rows of the gates' width): the first part
+    of each step's sums, which the step continues over h_{t-1}. Returns the
+    step after the last projected."""
+    cdef const Py_ssize_t *seq_len = &j.seq_len[s.first]
+    cdef int width = job_cell(j).n_gates * j.hidden
+    cdef Py_ssize_t t = s.t, rows = 0, running
+    while t < seq_len[0]:
+        running = n_running(seq_len, s.n_seq, t)
+        if rows + running > AHEAD_ROWS:
+            break
+        if not gather_step_inputs(<const floating *> j.X, &j.input_start[s.first],
+                                  j.input_step, seq_len, t, running, j.n_in,
+                                  &inputs[rows * j.n_in], j.n_in):
+            inputs_finite[0] = False
+        rows += running
+        t += 1
+    packed_gemm(<int> rows, width, j.n_in, inputs, j.n_in, <const floating *> j.packed[0],
+                projected, width, False)
+    return t
 
 
 cdef inline void backward_task(void *job, Py_ssize_t c, int worker) noexcept nogil:

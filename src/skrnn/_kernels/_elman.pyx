@@ -22,9 +22,9 @@ from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.string cimport memset
 
-from ._packed cimport packed_gemm, packed_gemm_bias
+from ._packed cimport packed_gemm, packed_gemm_bias, packed_gemm_continue
 from ._chunks cimport (
-    ChunkJob, column_sums, initial_state_gradients, project_inputs,
+    ChunkJob, column_sums, copy_rows, initial_state_gradients, project_inputs,
     inputs_beside_states, previous_states_beside_inputs, stacked_weight_gradients,
     tanh_rows,
 )
@@ -127,8 +127,18 @@ cdef inline void _forward_step(const ChunkJob *j, Slab *s, floating *dtype) noex
 cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noexcept nogil:
     """Step t of a prediction pass: one product, [x_t | h_{t-1}] @ [W_ih;
     W_hh] + b, then the activation; from a zero h0, step 0 is the input
-    projection alone."""
+    projection alone. With the inputs projected ahead, the same sums
+    continued from x_t W_ih (``packed_gemm_continue``) in the states' rows."""
     cdef bint recurrent = s.t > 0 or j.has_initial_state
+    if s.projected != NULL:
+        copy_rows(<const floating *> s.projected, j.hidden, s.running, j.hidden,
+                  <floating *> s.states, s.ld)
+        packed_gemm_continue(<int> s.running, j.hidden, j.hidden if recurrent else 0,
+                             <const floating *> s.xh + j.n_in, <int> s.ld,
+                             <const floating *> j.packed[1], <const floating *> j.b,
+                             <floating *> s.states, <int> s.ld)
+        _activate_rows(<floating *> s.states, s.running, j.hidden, s.ld, j.activation)
+        return
     packed_gemm_bias(<int> s.running, j.hidden, <int> s.ld if recurrent else j.n_in,
                      <const floating *> s.xh, <int> s.ld,
                      <const floating *> j.packed[1] if recurrent

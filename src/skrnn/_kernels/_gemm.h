@@ -39,6 +39,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h> /* sysconf */
+#endif
 
 #include "_isa.h" /* SKRNN_CLONES, skrnn_isa_level, SKRNN_ALWAYS_INLINE */
 
@@ -47,6 +50,23 @@
 
 /* Values of op(B) per panel row: two 32-byte vectors. */
 #define SKRNN_PANEL_WIDTH(T) ((int)(64 / sizeof(T)))
+
+/* The size of the CPU's level-1 data cache, in bytes, as the C library
+ * reports it (32 KB, the smallest of current x86-64 cores, where it does
+ * not): the kernels choose between two schedules of the same sums by
+ * whether a packed weight fits in it. */
+static inline Py_ssize_t skrnn_l1d_bytes(void)
+{
+    static Py_ssize_t bytes = 0;
+    if (bytes == 0) {
+        long reported = 0;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+        reported = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+#endif
+        bytes = reported > 0 ? (Py_ssize_t)reported : 32768;
+    }
+    return bytes;
+}
 
 /* Length of the packed copy of a (k x n) operand. */
 static inline Py_ssize_t skrnn_packed_size(int k, int n, int panel_width)
@@ -85,12 +105,12 @@ static inline void skrnn_packed_free(void *memory)
 /* skrnn_pack_T(k, n, B, ldb, transposed, packed): packs op(B), where
  * op(B)[p][j] is B[p * ldb + j], or B[j * ldb + p] if ``transposed``. */
 #define SKRNN_DEFINE_PACK(T)                                                     \
-static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,   \
+static void skrnn_pack_##T(int k, int n, const T *B, int ldb, int transposed,    \
                            T *packed)                                            \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     for (int j0 = 0; j0 < n; j0 += nr) {                                         \
-        if (!transposed && j0 + nr <= n) { /* a whole panel: row by row */      \
+        if (!transposed && j0 + nr <= n) { /* a whole panel: row by row */       \
             for (int p = 0; p < k; p++, packed += nr)                            \
                 memcpy(packed, B + (size_t)p * ldb + j0, nr * sizeof(T));        \
             continue;                                                            \
@@ -126,13 +146,38 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
         }                                                                        \
 }
 
-/* skrnn_gemm_packed_T(m, n, k, A, lda, packed, bias, C, ldc, accumulate):
- *     C = A @ op(B),  C = bias + A @ op(B)  or, if ``accumulate``,
- *     C += A @ op(B),
+/* skrnn_gemm_packed_T(m, n, k, A, lda, packed, bias, C, ldc, mode):
+ *     SKRNN_STORE     C = A @ op(B), or C = bias + A @ op(B);
+ *     SKRNN_ADD       C += A @ op(B);
+ *     SKRNN_CONTINUE  C = bias + (the sums continued from C),
  * for row-major A (m x k, row stride lda; 0: every row is A's first) and C
  * (m x n, row stride ldc);
- * ``bias`` (n values, added to every row) may be NULL. */
+ * ``bias`` (n values, added to every row) may be NULL.
+ *
+ * SKRNN_CONTINUE starts each sum from C's value instead of zero: the sums of
+ * [A1 | A2] @ [B1; B2] + bias are, bit for bit, those of C = A1 @ B1 (in
+ * SKRNN_STORE) followed by C = bias + (C continued over A2 @ B2), since
+ * each value's sum is one chain of multiply-adds over k in order. A time
+ * loop can thus take the input projections of many steps at once and add
+ * each step's recurrent terms later, with the results of one product over
+ * [x_t | h_{t-1}]. */
+#define SKRNN_STORE 0
+#define SKRNN_ADD 1
+#define SKRNN_CONTINUE 2
 #if defined(__GNUC__)
+
+/* padded[0 ... lanes) = c[0 ... cols), then zeros. Not inlined: a buffer
+ * written element by element in a micro-kernel keeps GCC from holding its
+ * accumulators in registers. */
+#define SKRNN_DEFINE_PAD(T)                                                      \
+static __attribute__((noinline)) void skrnn_pad_##T(const T *c, int cols,        \
+                                                     int lanes, T *padded)       \
+{                                                                                \
+    for (int l = 0; l < lanes; l++)                                              \
+        padded[l] = l < cols ? c[l] : (T)0;                                      \
+}
+SKRNN_DEFINE_PAD(float)
+SKRNN_DEFINE_PAD(double)
 
 /* The micro-kernels. A block of R rows of A times Q consecutive panels keeps
  * R x Q x V vector accumulators (V vectors per panel row) over the whole of
@@ -140,21 +185,26 @@ static void skrnn_pack_stacked_##T(int k1, int k2, int n, const T *B1, int ldb1,
  * panels, then adds them to C (or stores them, after the bias). R and Q
  * are compile-time constants, so that the accumulators live in registers.
  *
- * skrnn_block_VEC_RxQ(cols, k, A, lda, panel, C, ldc, bias, accumulate):
+ * skrnn_block_VEC_RxQ(cols, k, A, lda, panel, C, ldc, bias, mode):
  * ``cols``: C's columns from the block's first (the last panel of C may be
  * partial, and the Q panels may pass its end: only those holding a column
  * are read and stored); the other arguments as the driver's below. */
 #define SKRNN_DEFINE_BLOCK(T, VEC, V, TARGET, R, Q)                              \
 static SKRNN_ALWAYS_INLINE TARGET void skrnn_block_##VEC##_##R##x##Q(            \
     int cols, int k, const T *A, int lda, const T *panel, T *C, int ldc,         \
-    const T *bias, int accumulate)                                               \
+    const T *bias, int mode)                                                     \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     const int lanes = nr / (V);                                                  \
     VEC acc[R][Q][V];                                                            \
     _Pragma("GCC unroll 64")                                                     \
-    for (int i = 0; i < (R) * (Q) * (V); i++)                                    \
-        acc[i / ((Q) * (V))][i / (V) % (Q)][i % (V)] = (VEC){0};                 \
+    for (int i = 0; i < (R) * (Q) * (V); i++) {                                  \
+        const int r = i / ((Q) * (V)), column = i % ((Q) * (V)) * lanes;         \
+        acc[r][i / (V) % (Q)][i % (V)] = (VEC){0};                               \
+        if (mode == SKRNN_CONTINUE)                                              \
+            skrnn_load_##VEC(C + (size_t)r * ldc + column, cols - column,        \
+                             &acc[r][i / (V) % (Q)][i % (V)]);                   \
+    }                                                                            \
     for (int p = 0; p < k; p++) {                                                \
         VEC b[Q][V];                                                             \
         _Pragma("GCC unroll 16")                                                 \
@@ -177,16 +227,30 @@ static SKRNN_ALWAYS_INLINE TARGET void skrnn_block_##VEC##_##R##x##Q(           
             if (left <= 0)                                                       \
                 break;                                                           \
             T *c_row = C + (size_t)r * ldc + q * nr;                             \
-            skrnn_store_##VEC(c_row, accumulate ? c_row : bias ? bias + q * nr : NULL, \
-                              acc[r][q], left);                                  \
+            skrnn_store_##VEC(c_row, mode == SKRNN_ADD ? c_row                   \
+                              : bias ? bias + q * nr : NULL, acc[r][q], left);   \
         }                                                                        \
     }                                                                            \
 }
 
 /* C's row = base + the accumulators of one panel, its first ``cols`` values
  * (all of the panel's if ``cols`` reaches its width); base is C's row itself
- * (accumulate), the bias, or nothing. */
+ * (SKRNN_ADD), the bias, or nothing. And one accumulator from C
+ * (SKRNN_CONTINUE): a vector of its first ``cols`` values, the rest zero
+ * (C's row ends there). */
 #define SKRNN_DEFINE_STORE(T, VEC, V, TARGET)                                    \
+static SKRNN_ALWAYS_INLINE TARGET void skrnn_load_##VEC(const T *c, int cols, VEC *acc) \
+{                                                                                \
+    const int lanes = (int)(sizeof(VEC) / sizeof(T));                            \
+    T padded[sizeof(VEC) / sizeof(T)];                                           \
+    if (cols >= lanes) {                                                         \
+        *acc = *(const VEC *)c;                                                  \
+        return;                                                                  \
+    }                                                                            \
+    skrnn_pad_##T(c, cols, lanes, padded);                                       \
+    *acc = *(const VEC *)padded;                                                 \
+}                                                                                \
+                                                                                 \
 static SKRNN_ALWAYS_INLINE TARGET void skrnn_store_##VEC(                        \
     T *c_row, const T *base, const VEC *acc, int cols)                           \
 {                                                                                \
@@ -270,19 +334,19 @@ static inline void skrnn_panel_group(int f, int n_panels, int group, int *first,
                     RUN_BLOCK(rows, panels, n - q0 * nr, k, A + (size_t)i * lda, lda, \
                               packed + (size_t)q0 * nr * k,                      \
                               C + (size_t)i * ldc + q0 * nr, ldc,                \
-                              bias ? bias + q0 * nr : NULL, accumulate);         \
+                              bias ? bias + q0 * nr : NULL, mode);               \
             }                                                                    \
             sweep_from_end = !sweep_from_end;                                    \
             first = end;                                                         \
         }                                                                        \
     }
 
-/* NAME(m, n, k, A, lda, packed, bias, C, ldc, accumulate): one path's
+/* NAME(m, n, k, A, lda, packed, bias, C, ldc, mode): one path's
  * product, the driver over blocks of at most R_MAX rows run by RUN_BLOCK,
  * compiled for TARGET (empty: the default target). */
-#define SKRNN_DEFINE_PACKED_DRIVER(NAME, TARGET, T, R_MAX, QMAX, RUN_BLOCK)       \
+#define SKRNN_DEFINE_PACKED_DRIVER(NAME, TARGET, T, R_MAX, QMAX, RUN_BLOCK)      \
 static TARGET void NAME(int m, int n, int k, const T *A, int lda, const T *packed, \
-                        const T *bias, T *C, int ldc, int accumulate)            \
+                        const T *bias, T *C, int ldc, int mode)                  \
 {                                                                                \
     SKRNN_GEMM_DRIVER(T, R_MAX, QMAX, RUN_BLOCK)                                 \
 }
@@ -290,7 +354,7 @@ static TARGET void NAME(int m, int n, int k, const T *A, int lda, const T *packe
 /* A block of any shape the driver asks for, by its (R, Q). */
 #define SKRNN_BLOCK_CASE(T, VEC, V, TARGET, R, Q)                                \
     case (R) * 64 + (Q):                                                         \
-        skrnn_block_##VEC##_##R##x##Q(cols, k, A, lda, panel, C, ldc, bias, accumulate); \
+        skrnn_block_##VEC##_##R##x##Q(cols, k, A, lda, panel, C, ldc, bias, mode); \
         break;
 
 /* The blocks of one path. SHAPES(X, T, VEC, V, TARGET) names the path's
@@ -303,7 +367,7 @@ SHAPES(SKRNN_DEFINE_BLOCK, T, VEC, V, TARGET)                                   
                                                                                  \
 static SKRNN_ALWAYS_INLINE TARGET void NAME(                                     \
     int rows, int panels, int cols, int k, const T *A, int lda, const T *panel,  \
-    T *C, int ldc, const T *bias, int accumulate)                                \
+    T *C, int ldc, const T *bias, int mode)                                      \
 {                                                                                \
     switch (rows * 64 + panels) {                                                \
     SHAPES(SKRNN_BLOCK_CASE, T, VEC, V, TARGET)                                  \
@@ -340,7 +404,7 @@ SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_avx512_##T, SKRNN_TARGET_AVX512, T,
 #define SKRNN_GEMM_AVX512(T) skrnn_gemm_packed_avx512_##T
 /* The AVX2 driver, over the 32-byte blocks below. */
 #define SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                         \
-SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_avx2_##T, SKRNN_TARGET_AVX2, T, 4,   \
+SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_avx2_##T, SKRNN_TARGET_AVX2, T, 4,  \
                            SKRNN_QMAX_256, skrnn_run_block_##T)
 #define SKRNN_GEMM_AVX2(T) skrnn_gemm_packed_avx2_##T
 #else
@@ -384,23 +448,23 @@ SKRNN_DEFINE_BLOCKS(skrnn_run_block_128_##T, SKRNN_SHAPES_128, T,               
 SKRNN_DEFINE_PACKED_GEMM_AVX512(T)                                               \
 SKRNN_DEFINE_PACKED_GEMM_AVX2(T)                                                 \
                                                                                  \
-SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_baseline_##T, , T, 2, SKRNN_QMAX_128,  \
+SKRNN_DEFINE_PACKED_DRIVER(skrnn_gemm_packed_baseline_##T, , T, 2, SKRNN_QMAX_128, \
                            skrnn_run_block_128_##T)                              \
                                                                                  \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
-                                  int accumulate)                                \
+                                  int mode)                                      \
 {                                                                                \
     switch (skrnn_isa_level()) {                                                 \
     case SKRNN_ISA_AVX512:                                                       \
-        SKRNN_GEMM_AVX512(T)(m, n, k, A, lda, packed, bias, C, ldc, accumulate); \
+        SKRNN_GEMM_AVX512(T)(m, n, k, A, lda, packed, bias, C, ldc, mode);       \
         break;                                                                   \
     case SKRNN_ISA_AVX2:                                                         \
-        SKRNN_GEMM_AVX2(T)(m, n, k, A, lda, packed, bias, C, ldc, accumulate);   \
+        SKRNN_GEMM_AVX2(T)(m, n, k, A, lda, packed, bias, C, ldc, mode);         \
         break;                                                                   \
     default:                                                                     \
         skrnn_gemm_packed_baseline_##T(m, n, k, A, lda, packed, bias, C, ldc,    \
-                                       accumulate);                              \
+                                       mode);                                    \
     }                                                                            \
 }
 
@@ -409,7 +473,7 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
 #define SKRNN_DEFINE_PACKED_GEMM(T)                                              \
 static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,      \
                                   const T *packed, const T *bias, T *C, int ldc, \
-                                  int accumulate)                                \
+                                  int mode)                                      \
 {                                                                                \
     const int nr = SKRNN_PANEL_WIDTH(T);                                         \
     for (int i = 0; i < m; i++) {                                                \
@@ -417,9 +481,9 @@ static void skrnn_gemm_packed_##T(int m, int n, int k, const T *A, int lda,     
         for (int j = 0; j < n; j++) {                                            \
             const T *column = packed + (size_t)(j / nr) * nr * k + j % nr;       \
             T *c = C + (size_t)i * ldc + j;                                      \
-            T sum = 0;                                                           \
+            T sum = mode == SKRNN_CONTINUE ? *c : 0;                             \
             for (int p = 0; p < k; p++) sum += a_row[p] * column[(size_t)p * nr]; \
-            *c = accumulate ? *c + sum : bias ? bias[j] + sum : sum;             \
+            *c = mode == SKRNN_ADD ? *c + sum : bias ? bias[j] + sum : sum;      \
         }                                                                        \
     }                                                                            \
 }
@@ -507,7 +571,7 @@ static SKRNN_ALWAYS_INLINE void skrnn_transpose_tile_double(skrnn_vec_double r[4
 #define SKRNN_DEFINE_COLUMNS_TO_ROWS(T)                                          \
 SKRNN_CLONES(void, skrnn_columns_to_rows_tiles_##T, (                            \
     int m, int k, const T *A, int lda, T *rows),                                 \
-    const int L = (int)(sizeof(skrnn_vec_##T) / sizeof(T));                     \
+    const int L = (int)(sizeof(skrnn_vec_##T) / sizeof(T));                      \
     int m0 = m / L * L, k0 = k / L * L;                                          \
     for (int i = 0; i < m0; i += L)                                              \
         for (int p = 0; p < k0; p += L) {                                        \
@@ -530,7 +594,7 @@ static void skrnn_columns_to_rows_##T(int m, int k, const T *A, int lda, T *rows
     case SKRNN_ISA_AVX2:                                                         \
         skrnn_columns_to_rows_tiles_##T##_avx2(m, k, A, lda, rows);              \
         break;                                                                   \
-    default: /* 32-byte shuffles in SSE registers cost more than they save */  \
+    default: /* 32-byte shuffles in SSE registers cost more than they save */    \
         skrnn_columns_to_rows_scalar_##T(0, m, 0, k, k, A, lda, rows);           \
     }                                                                            \
 }

@@ -22,7 +22,9 @@ from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from ._packed cimport pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias
+from ._packed cimport (
+    pack_stacked_weight, pack_weight, packed_gemm, packed_gemm_bias, packed_gemm_continue,
+)
 from ._chunks cimport (
     ChunkJob, copy_chunk_rows, column_sums, given_initial_state_gradients,
     initial_state_gradients, initial_state_rows_gradient, project_inputs,
@@ -66,19 +68,20 @@ _GRU.predict_scratch = 4
 CELL = PyCapsule_New(<void *> &_GRU, b"skrnn.Cell", NULL)
 
 
-cdef int _pack_forward(ChunkJob *job, bint predicting) except -1:
+cdef int _pack_forward(ChunkJob *job, bint stacked) except -1:
     if job.is_double:
-        _pack_forward_t(job, predicting, <double *> NULL)
+        _pack_forward_t(job, stacked, <double *> NULL)
     else:
-        _pack_forward_t(job, predicting, <float *> NULL)
+        _pack_forward_t(job, stacked, <float *> NULL)
     return 0
 
 
-cdef inline void _pack_forward_t(ChunkJob *job, bint predicting, floating *dtype) except *:
-    """W_ih for the input projections (of a whole chunk when training; when
-    predicting, of step 0 from a zero h0); W_hh in two parts: h W_hn apart,
-    for r to multiply, and the rest, which prediction stacks below W_ih's
-    part of the same gates (see ``_predict_step``), with W_in apart."""
+cdef inline void _pack_forward_t(ChunkJob *job, bint stacked, floating *dtype) except *:
+    """W_ih for the input projections (of a whole chunk when training, or of
+    many steps projected ahead; else of step 0 from a zero h0); W_hh in two
+    parts: h W_hn apart, for r to multiply, and the rest, which a
+    prediction's products over [x_t | h_{t-1}] stack below W_ih's part of
+    the same gates (see ``_predict_step``), with W_in apart."""
     cdef int n_in = job.n_in
     cdef int hidden = job.hidden
     cdef int width = 3 * hidden
@@ -86,7 +89,7 @@ cdef inline void _pack_forward_t(ChunkJob *job, bint predicting, floating *dtype
     cdef const floating *W_hh = <const floating *> job.W_hh
     job.packed[0] = pack_weight(n_in, width, W_ih, width, False)
     job.packed[3] = pack_weight(hidden, hidden, &W_hh[2 * hidden], width, False)
-    if predicting:
+    if stacked:
         job.packed[1] = pack_stacked_weight(n_in, hidden, 2 * hidden, W_ih, width, W_hh,
                                             width)
         job.packed[2] = pack_weight(n_in, hidden, &W_ih[2 * hidden], width, False)
@@ -172,7 +175,9 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
     """Step t of a prediction pass: one step of gates and of h W_hn + b_hn
     lives in the scratch. The r and z gates' two products are one,
     [x_t | h_{t-1}] @ [W_ir W_iz; W_hr W_hz], with no pass to add one
-    product to the other and no short product over the inputs alone."""
+    product to the other and no short product over the inputs alone; or,
+    with the inputs projected ahead, the same sums continued from x_t W_ih
+    (``packed_gemm_continue``)."""
     cdef int hidden = j.hidden
     cdef int width = 3 * hidden
     cdef int n_in = j.n_in
@@ -183,7 +188,25 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
     cdef floating *gates = <floating *> s.work              # row stride ``width``
     cdef floating *hns = gates + s.n_seq * width            # row stride ``hidden``
     cdef const floating *h_prev
-    if s.t > 0 or j.has_initial_state:
+    cdef bint recurrent = s.t > 0 or j.has_initial_state
+    if s.projected != NULL:
+        gates = <floating *> s.projected
+        h_prev = &xh[n_in] if recurrent else <const floating *> j.h0 + s.first * j.h0_stride
+        prev_stride = ld if recurrent else 0
+        # r and z: x_t W_i + h_{t-1} W_h + b; n: x_t W_in + b_in.
+        packed_gemm_continue(<int> s.running, 2 * hidden, hidden if recurrent else 0,
+                             h_prev, ld, <const floating *> j.packed[1], b, gates, width)
+        packed_gemm_continue(<int> s.running, hidden, 0, h_prev, ld,
+                             <const floating *> j.packed[1], &b[2 * hidden],
+                             &gates[2 * hidden], width)
+        if recurrent:
+            packed_gemm_bias(<int> s.running, hidden, hidden, h_prev, ld,
+                             <const floating *> j.packed[3], <const floating *> j.b_hn,
+                             hns, hidden)
+        else:
+            for p in range(s.running):
+                memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
+    elif recurrent:
         h_prev = &xh[n_in]
         prev_stride = ld
         packed_gemm_bias(<int> s.running, 2 * hidden, ld, xh, ld,

@@ -16,6 +16,7 @@ and allocates every array.
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
+from libc.string cimport memset
 
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
@@ -25,7 +26,7 @@ from ._chunks cimport (
 )
 from ._driver cimport (
     Cell, backward_task, cell_backward_work_size, cell_forward_work_size, forward_task,
-    free_packed_weights,
+    free_packed_weights, projects_ahead,
 )
 from ._packed cimport pack_weight
 
@@ -46,6 +47,17 @@ def shifts_next_deltas(cell):
     """Whether BPTT of ``cell`` keeps delta_{t+1} at the row of step t (a
     ``shifted`` array of the gates' width) rather than [x_t, h_{t-1}]."""
     return bool(_cell_of(cell).shifts_next_deltas)
+
+
+def predicts_ahead(cell, Py_ssize_t n_sequences, int n_in, int hidden, bint is_double):
+    """Whether ``forward`` predicting ``n_sequences`` sequences projects the
+    inputs ahead on this CPU (``projects_ahead``, _driver.pxd), for tests:
+    the results are the same either way."""
+    cdef ChunkJob job
+    memset(&job, 0, sizeof(ChunkJob))
+    job.cell = _cell_of(cell)
+    job.n_seq, job.n_in, job.hidden, job.is_double = n_sequences, n_in, hidden, is_double
+    return bool(projects_ahead(&job))
 
 
 def forward_work_size(cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
@@ -136,8 +148,9 @@ cdef int _forward_pass(
     if predicting:
         job.input_start, job.input_step = &input_start[0], p.input_step
         job.work, job.work_stride = &work[0, 0], work.shape[1]
+        job.projects_ahead = projects_ahead(&job)
     try:
-        cell.pack_forward(&job, predicting)
+        cell.pack_forward(&job, predicting and not job.projects_ahead)
         inputs_finite = run_chunks(&job, forward_task, n_chunks, n_threads)
     finally:
         free_packed_weights(&job)

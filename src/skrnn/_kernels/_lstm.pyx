@@ -19,7 +19,7 @@ from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from ._packed cimport packed_gemm, packed_gemm_bias
+from ._packed cimport packed_gemm, packed_gemm_bias, packed_gemm_continue
 from ._chunks cimport (
     ChunkJob, copy_chunk_rows, column_sums, initial_state_gradients, project_inputs,
     inputs_beside_states, previous_states_beside_inputs, stacked_weight_gradients,
@@ -135,12 +135,21 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
     live in the scratch (c_t overwrites c_{t-1} of the same sequence,
     element by element), so that the gates are one product, [x_t | h_{t-1}]
     @ [W_ih; W_hh] + b, with no pass to add the input projection to the
-    recurrent one and no short product over the inputs alone."""
+    recurrent one and no short product over the inputs alone; or, with the
+    inputs projected ahead, the same sums continued from x_t W_ih
+    (``packed_gemm_continue``)."""
     cdef int hidden = j.hidden
     cdef int width = 4 * hidden
     cdef floating *gates = <floating *> s.work              # row stride ``width``
     cdef floating *cells = gates + s.n_seq * width          # row stride ``hidden``
-    if s.t > 0 or j.has_initial_state:
+    cdef bint recurrent = s.t > 0 or j.has_initial_state
+    if s.projected != NULL:
+        gates = <floating *> s.projected
+        packed_gemm_continue(<int> s.running, width, hidden if recurrent else 0,
+                             <const floating *> s.xh + j.n_in, <int> s.ld,
+                             <const floating *> j.packed[1], <const floating *> j.b,
+                             gates, width)
+    elif recurrent:
         packed_gemm_bias(<int> s.running, width, <int> s.ld, <const floating *> s.xh,
                          <int> s.ld, <const floating *> j.packed[1],
                          <const floating *> j.b, gates, width)

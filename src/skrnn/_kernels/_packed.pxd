@@ -4,8 +4,9 @@
 # A kernel packs W_hh (forward) or W_hh^T (backward) with ``pack_weight``, or
 # [W_ih; W_hh] with ``pack_stacked_weight`` (prediction),
 # before its parallel loop, shares the packed copy between its threads (it is
-# only read), multiplies with ``packed_gemm`` at every step and frees it with
-# ``free_packed`` at the end.
+# only read), multiplies with ``packed_gemm`` at every step (or continues
+# the sums of an earlier product with ``packed_gemm_continue``) and frees it
+# with ``free_packed`` at the end.
 
 from cython cimport floating
 
@@ -22,12 +23,13 @@ cdef extern from "_gemm.h" nogil:
     void skrnn_pack_stacked_double(int k1, int k2, int n, const double *B1,
                                    int ldb1, const double *B2, int ldb2,
                                    double *packed)
+    int SKRNN_STORE, SKRNN_ADD, SKRNN_CONTINUE
     void skrnn_gemm_packed_float(int m, int n, int k, const float *A, int lda,
                                  const float *packed, const float *bias,
-                                 float *C, int ldc, int accumulate)
+                                 float *C, int ldc, int mode)
     void skrnn_gemm_packed_double(int m, int n, int k, const double *A, int lda,
                                   const double *packed, const double *bias,
-                                  double *C, int ldc, int accumulate)
+                                  double *C, int ldc, int mode)
     void skrnn_gemm_float(int trans_a, int trans_b, int m, int n, int k,
                           const float *A, int lda, const float *B, int ldb,
                           int accumulate, float *C, int ldc)
@@ -93,10 +95,11 @@ cdef inline void packed_gemm(
 ) noexcept nogil:
     """C = A @ op(B), or C += A @ op(B) if ``accumulate``, for row-major A
     (m x k) and C (m x n), op(B) packed by ``pack_weight``."""
+    cdef int mode = SKRNN_ADD if accumulate else SKRNN_STORE
     if floating is float:
-        skrnn_gemm_packed_float(m, n, k, A, lda, packed, NULL, C, ldc, accumulate)
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, NULL, C, ldc, mode)
     else:
-        skrnn_gemm_packed_double(m, n, k, A, lda, packed, NULL, C, ldc, accumulate)
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, NULL, C, ldc, mode)
 
 
 cdef inline void packed_gemm_bias(
@@ -105,9 +108,23 @@ cdef inline void packed_gemm_bias(
 ) noexcept nogil:
     """C = bias + A @ op(B), the bias (n values) added to every row."""
     if floating is float:
-        skrnn_gemm_packed_float(m, n, k, A, lda, packed, bias, C, ldc, False)
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, bias, C, ldc, SKRNN_STORE)
     else:
-        skrnn_gemm_packed_double(m, n, k, A, lda, packed, bias, C, ldc, False)
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, bias, C, ldc, SKRNN_STORE)
+
+
+cdef inline void packed_gemm_continue(
+    int m, int n, int k, const floating *A, int lda, const floating *packed,
+    const floating *bias, floating *C, int ldc,
+) noexcept nogil:
+    """C = bias + (C's sums continued over A @ op(B)): after C = A1 @ B1 by
+    ``packed_gemm``, bitwise what ``packed_gemm_bias`` gives over [A1 | A]
+    and the stacked [B1; B] (see _gemm.h). k may be 0 (C = bias + C), and
+    the bias NULL."""
+    if floating is float:
+        skrnn_gemm_packed_float(m, n, k, A, lda, packed, bias, C, ldc, SKRNN_CONTINUE)
+    else:
+        skrnn_gemm_packed_double(m, n, k, A, lda, packed, bias, C, ldc, SKRNN_CONTINUE)
 
 
 cdef inline void gemm(
