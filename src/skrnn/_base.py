@@ -539,7 +539,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             # (StepTargets) with a row per step.
             per_step = self._network.head.per_step
             loss, cache = self._network.forward_loss(
-                params, batch, batch_targets.data if per_step else batch_targets,
+                params, batch,
+                batch_targets.data if per_step else self._target_rows(batch_targets),
                 self._loss, n_terms, n_threads, workspace, row_weights=row_weights,
                 target_rows=batch_targets.row_index() if per_step else None)
             grad = self._network.backward(params, cache, None, n_threads, workspace=workspace)
