@@ -64,7 +64,7 @@ import numpy as np
 
 import skrnn
 from skrnn import RNNClassifier, RNNStepClassifier
-from machine import cpu_model, peak_memory_growth_mib, vector_isa
+from machine import cpu_model, peak_memory_growth_mib, torch_kernels, vector_isa
 from skrnn._kernels._dense import instruction_set
 from threadpoolctl import threadpool_limits
 
@@ -657,6 +657,7 @@ def environment(args):
         "cpu_model": cpu_model(),
         "isa": vector_isa(),
         "skrnn_instruction_set": instruction_set(),
+        "torch_kernels": torch_kernels(torch),
         "cpu_count": os.cpu_count(),
         "n_samples": args.n_samples,
         "steps": args.steps,
@@ -745,7 +746,7 @@ def main(argv=None):
     print(f"skrnn {env['skrnn']}, torch {env['torch'] or 'not installed'}, "
           f"numpy {env['numpy']}, Python {env['python']}, {env['cpu_count']} CPUs")
     print(f"CPU: {env['cpu_model']}, {env['isa']} (skrnn's kernels: "
-          f"{env['skrnn_instruction_set']})")
+          f"{env['skrnn_instruction_set']}; PyTorch's: {env['torch_kernels']})")
     print(f"{args.n_samples} sequences x {args.steps} steps x {args.features} "
           f"features, {N_CLASSES} classes per {args.outputs}, batch {args.batch_size}, "
           f"best of {args.repeats}")

@@ -72,3 +72,11 @@ def peak_memory_growth_mib(func):
         return float("nan")
     func()
     return _proc_status_mib("VmHWM") - before
+
+
+def torch_kernels(torch):
+    """The vector extension PyTorch's own kernels dispatch to (capped by
+    ATEN_CPU_CAPABILITY), or None without PyTorch."""
+    if torch is None:
+        return None
+    return torch.backends.cpu.get_cpu_capability()

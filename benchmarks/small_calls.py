@@ -40,7 +40,7 @@ import numpy as np
 
 import skrnn
 from bench_vs_torch import N_CLASSES, SEED, TorchPeer, make_skrnn, setup_frozen
-from machine import cpu_model, vector_isa
+from machine import cpu_model, torch_kernels, vector_isa
 from skrnn._kernels._dense import instruction_set
 from threadpoolctl import threadpool_limits
 
@@ -151,12 +151,13 @@ def main(argv=None):
     env = {"skrnn": skrnn.__version__, "torch": torch.__version__ if torch else None,
            "numpy": np.__version__, "python": platform.python_version(),
            "cpu_model": cpu_model(), "isa": vector_isa(),
-           "skrnn_instruction_set": instruction_set(), "steps": args.steps,
+           "skrnn_instruction_set": instruction_set(), "torch_kernels": torch_kernels(torch),
+           "steps": args.steps,
            "features": args.features, "hidden": args.hidden, "batch": BATCH}
     print(f"skrnn {env['skrnn']}, torch {env['torch']}, numpy {env['numpy']}, "
           f"Python {env['python']}")
     print(f"CPU: {env['cpu_model']}, {env['isa']} (skrnn's kernels: "
-          f"{env['skrnn_instruction_set']})")
+          f"{env['skrnn_instruction_set']}; PyTorch's: {env['torch_kernels']})")
     print(f"{args.steps} steps x {args.features} features, {args.hidden} units, "
           f"{N_CLASSES} classes; partial_fit on {BATCH} sequences", flush=True)
     records = []
