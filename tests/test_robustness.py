@@ -168,6 +168,38 @@ def test_kernel_arguments_that_would_read_out_of_bounds_raise():
         _elman_call(h0_rows=3)
 
 
+def _elman_pass(**arrays):
+    """A consistent prediction pass of the Elman kernel, with ``arrays``
+    replacing its own."""
+    hidden, n_in, seq_len = 4, 8, np.array([3, 2], np.intp)
+    work = np.zeros((1, _layer.forward_work_size(_elman.CELL, 32, hidden, n_in)))
+    layer_pass = _forward_pass(np.zeros((5, n_in)), np.array([0, 3], np.intp), seq_len,
+                               np.array([0, 5], np.intp), np.zeros((n_in, hidden)),
+                               np.zeros((hidden, hidden)), np.zeros(hidden),
+                               np.zeros((1, hidden)), np.zeros((0, hidden)),
+                               np.zeros((2, hidden)), work)
+    for name, array in arrays.items():
+        setattr(layer_pass, name, array)
+    return layer_pass
+
+
+def test_kernel_arrays_of_the_wrong_kind_raise():
+    assert _layer.forward(_elman.CELL, _elman_pass(), 1) is True
+    read_only = np.zeros((2, 4))
+    read_only.flags.writeable = False
+    cases = [
+        (dict(W_ih=[[0.0] * 4] * 8), TypeError, "W_ih is a list, not a NumPy array"),
+        (dict(X=np.zeros((5, 8), np.float32)), ValueError,
+         "X must be a C-contiguous 2-D array of float64; got 2-D float32"),
+        (dict(b=np.zeros((1, 4))), ValueError, "b must be .* 1-D array of float64; got 2-D"),
+        (dict(W_hh=np.zeros((4, 8))[:, ::2]), ValueError, "W_hh .* not C-contiguous"),
+        (dict(final=read_only), ValueError, "final must be a C-contiguous writeable .* read-only"),
+    ]
+    for arrays, error, message in cases:
+        with pytest.raises(error, match=message):
+            _layer.forward(_elman.CELL, _elman_pass(**arrays), 1)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_gated_kernels_check_their_extra_arrays(cell):
     hidden, rows = 3, 4

@@ -86,17 +86,17 @@ cdef inline void column_sums(
 
 
 cdef inline void sum_chunk_gradients(
-    const floating[:, ::1] chunk_grad, floating[::1] grad,
+    const floating *chunk_grad, Py_ssize_t n_chunks, Py_ssize_t n, floating *grad,
 ) noexcept nogil:
-    """grad = sum of the chunks' gradients, always added in chunk order.
-    (On one thread: a few adds per parameter, against a whole BPTT pass.)"""
-    cdef Py_ssize_t n_chunks = chunk_grad.shape[0]
+    """grad (n values) = the sum of the chunks' gradients (rows of n values),
+    always added in chunk order. (On one thread: a few adds per parameter,
+    against a whole BPTT pass.)"""
     cdef Py_ssize_t i, c
     cdef floating total
-    for i in range(grad.shape[0]):
+    for i in range(n):
         total = 0
         for c in range(n_chunks):
-            total = total + chunk_grad[c, i]
+            total = total + chunk_grad[c * n + i]
         grad[i] = total
 
 
@@ -163,19 +163,21 @@ cdef struct ChunkJob:
 
 
 cdef inline void init_job(
-    ChunkJob *job, const floating[:, ::1] X, const Py_ssize_t[::1] seq_len,
-    const Py_ssize_t[::1] chunk_row_start, Py_ssize_t chunk_size, int hidden,
+    ChunkJob *job, bint is_double, const void *X, int n_in,
+    const Py_ssize_t[::1] seq_len, const Py_ssize_t[::1] chunk_row_start,
+    Py_ssize_t chunk_size, int hidden,
 ) noexcept nogil:
-    """Zero ``job``, then set its dtype, batch layout and input."""
+    """Zero ``job``, then set its dtype, input (NULL if it has no rows) and
+    batch layout."""
     memset(job, 0, sizeof(ChunkJob))
-    job.is_double = floating is double
+    job.is_double = is_double
     job.seq_len = &seq_len[0] if seq_len.shape[0] > 0 else NULL
     job.chunk_row_start = &chunk_row_start[0]
     job.chunk_size = chunk_size
     job.n_seq = seq_len.shape[0]
-    job.n_in = <int> X.shape[1]
+    job.n_in = n_in
     job.hidden = hidden
-    job.X = &X[0, 0] if X.shape[0] > 0 else NULL
+    job.X = X
 
 
 cdef inline int run_chunks(
@@ -198,15 +200,6 @@ cdef inline int run_chunks(
         free(job.chunk_inputs_finite)
         job.chunk_inputs_finite = NULL
     return inputs_finite
-
-
-cdef inline void *row_pointer(floating[:, ::1] a) noexcept nogil:
-    """The first row of ``a``, or NULL if it has none."""
-    return &a[0, 0] if a.shape[0] > 0 else NULL
-
-
-cdef inline const void *const_row_pointer(const floating[:, ::1] a) noexcept nogil:
-    return &a[0, 0] if a.shape[0] > 0 else NULL
 
 
 # -- the parts of a chunk's forward and backward pass common to every cell ----

@@ -14,15 +14,17 @@ Kernels never validate user input: the caller checks dtypes and contiguity
 and allocates every array.
 """
 
+cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.string cimport memset
 
+from ._arrays cimport Matrix, read_array
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
 from ._chunks cimport (
-    ChunkJob, const_row_pointer, init_job, row_pointer, run_chunks, sum_chunk_gradients,
+    ChunkJob, init_job, run_chunks, sum_chunk_gradients,
 )
 from ._driver cimport (
     Cell, backward_task, cell_backward_work_size, cell_forward_work_size, forward_task,
@@ -30,9 +32,17 @@ from ._driver cimport (
 )
 from ._packed cimport pack_weight
 
+cnp.import_array()
+
 
 cdef const Cell *_cell_of(cell) except NULL:
     return <const Cell *> PyCapsule_GetPointer(cell, b"skrnn.Cell")
+
+
+cdef inline bint _is_double(object array):
+    """Whether a pass is in float64, by its W_hh (float32 otherwise: the
+    pass then checks that every array is)."""
+    return cnp.PyArray_Check(array) and cnp.PyArray_TYPE(<cnp.ndarray> array) == cnp.NPY_DOUBLE
 
 
 def kept_arrays(cell):
@@ -93,7 +103,7 @@ def forward(cell, p, int n_threads):
         True for a training pass, which does not check.
     """
     cdef const Cell *c = _cell_of(cell)
-    if p.W_hh.dtype.itemsize == 8:
+    if _is_double(p.W_hh):
         return bool(_forward_pass(c, p, n_threads, <double *> NULL))
     return bool(_forward_pass(c, p, n_threads, <float *> NULL))
 
@@ -101,53 +111,55 @@ def forward(cell, p, int n_threads):
 cdef int _forward_pass(
     const Cell *cell, object p, int n_threads, floating *dtype,
 ) except -1:
-    cdef const floating[:, ::1] X = p.X
+    # (``p`` holds every array for the call.)
+    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
     cdef const Py_ssize_t[::1] input_start = p.input_start
     cdef const Py_ssize_t[::1] seq_len = p.seq_len
     cdef const Py_ssize_t[::1] chunk_row_start = p.chunk_row_start
     cdef Py_ssize_t chunk_size = p.chunk_size
-    cdef const floating[:, ::1] W_ih = p.W_ih
-    cdef const floating[:, ::1] W_hh = p.W_hh
-    cdef const floating[::1] b = p.b
-    cdef const floating[::1] b_hn = p.b_hn
-    cdef const floating[:, ::1] h0 = p.h0
-    cdef const floating[:, ::1] c0 = p.c0
-    cdef floating[:, ::1] H = p.H
-    cdef floating[:, ::1] final = p.final
-    cdef floating[:, ::1] C = p.C
-    cdef floating[:, ::1] A = p.A
-    cdef floating[:, ::1] HN = p.HN
-    cdef floating[:, ::1] work = p.work
+    cdef Matrix X, W_ih, W_hh, b, b_hn, h0, c0, H, final, C, A, HN, work
+    read_array(p.X, "X", 2, t, False, &X)
+    read_array(p.W_ih, "W_ih", 2, t, False, &W_ih)
+    read_array(p.W_hh, "W_hh", 2, t, False, &W_hh)
+    read_array(p.b, "b", 1, t, False, &b)
+    read_array(p.b_hn, "b_hn", 1, t, False, &b_hn)
+    read_array(p.h0, "h0", 2, t, False, &h0)
+    read_array(p.c0, "c0", 2, t, False, &c0)
+    read_array(p.H, "H", 2, t, True, &H)
+    read_array(p.final, "final", 2, t, True, &final)
+    read_array(p.C, "C", 2, t, True, &C)
+    read_array(p.A, "A", 2, t, True, &A)
+    read_array(p.HN, "HN", 2, t, True, &HN)
+    read_array(p.work, "work", 2, t, True, &work)
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
     cdef bint predicting = input_start.shape[0] > 0
-    cdef int hidden = W_hh.shape[0]
-    cdef int n_in = W_ih.shape[0]
+    cdef int hidden = <int> W_hh.rows
+    cdef int n_in = <int> W_ih.rows
     cdef int inputs_finite
     cdef ChunkJob job
     cdef Py_ssize_t n_rows = check_forward_pass(
         seq_len, chunk_row_start, chunk_size, input_start, p.input_step,
-        X.shape[0], X.shape[1], cell.n_gates, W_ih.shape[0], W_ih.shape[1],
-        W_hh.shape[0], W_hh.shape[1], b.shape[0], h0.shape[0], h0.shape[1], H.shape[0],
-        H.shape[1], final.shape[0], final.shape[1], work.shape[0], work.shape[1],
-        cell_forward_work_size(cell, chunk_size, hidden, n_in), n_threads)
+        X.rows, X.cols, cell.n_gates, W_ih.rows, W_ih.cols, W_hh.rows, W_hh.cols,
+        b.rows, h0.rows, h0.cols, H.rows, H.cols, final.rows, final.cols, work.rows,
+        work.cols, cell_forward_work_size(cell, chunk_size, hidden, n_in), n_threads)
     if cell.has_recurrent_bias:
-        require_length("b_hn", b_hn.shape[0], hidden)
+        require_length("b_hn", b_hn.rows, hidden)
     if cell.carries_cell_state:
-        require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
+        require_shape("c0", c0.rows, c0.cols, h0.rows, hidden)
     if not predicting:
-        _require_kept(cell, C, A, HN, n_rows, hidden)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+        _require_kept(cell, &C, &A, &HN, n_rows, hidden)
+    init_job(&job, floating is double, X.data, <int> X.cols, seq_len, chunk_row_start,
+             chunk_size, hidden)
     job.cell = cell
-    job.W_ih, job.W_hh, job.b = &W_ih[0, 0], &W_hh[0, 0], &b[0]
-    job.b_hn = &b_hn[0] if b_hn.shape[0] > 0 else NULL
-    job.h0, job.c0 = &h0[0, 0], const_row_pointer(c0)
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
+    job.W_ih, job.W_hh, job.b, job.b_hn = W_ih.data, W_hh.data, b.data, b_hn.data
+    job.h0, job.c0 = h0.data, c0.data
+    job.h0_stride = hidden if h0.rows > 1 else 0
     job.has_initial_state, job.activation = p.has_initial_state, p.activation
-    job.H, job.final = row_pointer(H), row_pointer(final)
-    job.C, job.A, job.HN = row_pointer(C), row_pointer(A), row_pointer(HN)
+    job.H, job.final = H.data, final.data
+    job.C, job.A, job.HN = C.data, A.data, HN.data
     if predicting:
         job.input_start, job.input_step = &input_start[0], p.input_step
-        job.work, job.work_stride = &work[0, 0], work.shape[1]
+        job.work, job.work_stride = work.data, work.cols
         job.projects_ahead = projects_ahead(&job)
     try:
         cell.pack_forward(&job, predicting and not job.projects_ahead)
@@ -158,16 +170,16 @@ cdef int _forward_pass(
 
 
 cdef int _require_kept(
-    const Cell *cell, const floating[:, ::1] C, const floating[:, ::1] A,
-    const floating[:, ::1] HN, Py_ssize_t n_rows, int hidden,
+    const Cell *cell, const Matrix *C, const Matrix *A, const Matrix *HN,
+    Py_ssize_t n_rows, int hidden,
 ) except -1:
     """Assert the per-row arrays a training pass keeps for BPTT."""
     if cell.c_width:
-        require_shape("C", C.shape[0], C.shape[1], n_rows, cell.c_width * hidden)
+        require_shape("C", C.rows, C.cols, n_rows, cell.c_width * hidden)
     if cell.a_width:
-        require_shape("A", A.shape[0], A.shape[1], n_rows, cell.a_width * hidden)
+        require_shape("A", A.rows, A.cols, n_rows, cell.a_width * hidden)
     if cell.hn_width:
-        require_shape("HN", HN.shape[0], HN.shape[1], n_rows, cell.hn_width * hidden)
+        require_shape("HN", HN.rows, HN.cols, n_rows, cell.hn_width * hidden)
     return 0
 
 
@@ -180,7 +192,7 @@ def backward(cell, p, int n_threads):
     rows. Arguments as for ``forward``.
     """
     cdef const Cell *c = _cell_of(cell)
-    if p.W_hh.dtype.itemsize == 8:
+    if _is_double(p.W_hh):
         _backward_pass(c, p, n_threads, <double *> NULL)
     else:
         _backward_pass(c, p, n_threads, <float *> NULL)
@@ -189,73 +201,73 @@ def backward(cell, p, int n_threads):
 cdef int _backward_pass(
     const Cell *cell, object p, int n_threads, floating *dtype,
 ) except -1:
-    cdef const floating[:, ::1] X = p.X
+    # (``p`` holds every array for the call.)
+    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
     cdef const Py_ssize_t[::1] seq_len = p.seq_len
     cdef const Py_ssize_t[::1] chunk_row_start = p.chunk_row_start
     cdef Py_ssize_t chunk_size = p.chunk_size
-    cdef const floating[:, ::1] W_ih = p.W_ih
-    cdef const floating[:, ::1] W_hh = p.W_hh
-    cdef const floating[:, ::1] h0 = p.h0
-    cdef const floating[:, ::1] c0 = p.c0
-    cdef const floating[:, ::1] H = p.H
-    cdef const floating[:, ::1] C = p.C
-    cdef const floating[:, ::1] A = p.A
-    cdef const floating[:, ::1] HN = p.HN
-    cdef const floating[:, ::1] dH = p.dH
-    cdef floating[:, ::1] D = p.D
-    cdef floating[:, ::1] shifted = p.shifted
-    cdef floating[:, ::1] dX = p.dX
-    cdef floating[:, ::1] d_initial = p.d_initial
-    cdef floating[:, ::1] d_initial_cell = p.d_initial_cell
-    cdef floating[:, ::1] work = p.work
-    cdef floating[:, ::1] chunk_grad = p.chunk_grad
-    cdef floating[::1] grad = p.grad
+    cdef Matrix X, W_ih, W_hh, h0, c0, H, C, A, HN, dH, D, shifted, dX
+    cdef Matrix d_initial, d_initial_cell, work, chunk_grad, grad
+    read_array(p.X, "X", 2, t, False, &X)
+    read_array(p.W_ih, "W_ih", 2, t, False, &W_ih)
+    read_array(p.W_hh, "W_hh", 2, t, False, &W_hh)
+    read_array(p.h0, "h0", 2, t, False, &h0)
+    read_array(p.c0, "c0", 2, t, False, &c0)
+    read_array(p.H, "H", 2, t, False, &H)
+    read_array(p.C, "C", 2, t, False, &C)
+    read_array(p.A, "A", 2, t, False, &A)
+    read_array(p.HN, "HN", 2, t, False, &HN)
+    read_array(p.dH, "dH", 2, t, False, &dH)
+    read_array(p.D, "D", 2, t, True, &D)
+    read_array(p.shifted, "shifted", 2, t, True, &shifted)
+    read_array(p.dX, "dX", 2, t, True, &dX)
+    read_array(p.d_initial, "d_initial", 2, t, True, &d_initial)
+    read_array(p.d_initial_cell, "d_initial_cell", 2, t, True, &d_initial_cell)
+    read_array(p.work, "work", 2, t, True, &work)
+    read_array(p.chunk_grad, "chunk_grad", 2, t, True, &chunk_grad)
+    read_array(p.grad, "grad", 1, t, True, &grad)
     cdef bint has_initial_state = p.has_initial_state
     cdef Py_ssize_t n_chunks = chunk_row_start.shape[0] - 1
-    cdef int hidden = W_hh.shape[0]
-    cdef int width = W_hh.shape[1]
+    cdef int hidden = <int> W_hh.rows
+    cdef int width = <int> W_hh.cols
     cdef ChunkJob job
     cdef Py_ssize_t n_extra = (
         (hidden if cell.has_recurrent_bias else 0)
         + (hidden if cell.carries_cell_state and has_initial_state else 0))
     cdef Py_ssize_t n_rows = check_backward_pass(
-        seq_len, chunk_row_start, chunk_size, X.shape[0], X.shape[1], cell.n_gates,
-        W_ih.shape[0], W_ih.shape[1], W_hh.shape[0], W_hh.shape[1], h0.shape[0],
-        h0.shape[1], has_initial_state, p.given_initial_state, n_extra,
-        d_initial.shape[0], d_initial.shape[1], H.shape[0], H.shape[1], dH.shape[0],
-        dH.shape[1], D.shape[0], D.shape[1], dX.shape[0], dX.shape[1], work.shape[0],
-        work.shape[1], cell_backward_work_size(cell, chunk_size, hidden), chunk_grad.shape[0],
-        chunk_grad.shape[1], grad.shape[0], n_threads)
+        seq_len, chunk_row_start, chunk_size, X.rows, X.cols, cell.n_gates,
+        W_ih.rows, W_ih.cols, W_hh.rows, W_hh.cols, h0.rows, h0.cols,
+        has_initial_state, p.given_initial_state, n_extra, d_initial.rows,
+        d_initial.cols, H.rows, H.cols, dH.rows, dH.cols, D.rows, D.cols, dX.rows,
+        dX.cols, work.rows, work.cols, cell_backward_work_size(cell, chunk_size, hidden),
+        chunk_grad.rows, chunk_grad.cols, grad.rows, n_threads)
     if cell.carries_cell_state:
-        require_shape("c0", c0.shape[0], c0.shape[1], h0.shape[0], hidden)
-        require_shape("d_initial_cell", d_initial_cell.shape[0], d_initial_cell.shape[1],
-                      d_initial.shape[0], hidden)
-    _require_kept(cell, C, A, HN, n_rows, hidden)
-    require_shape("shifted", shifted.shape[0], shifted.shape[1], n_rows,
-                  width if cell.shifts_next_deltas else X.shape[1] + hidden)
-    init_job(&job, X, seq_len, chunk_row_start, chunk_size, hidden)
+        require_shape("c0", c0.rows, c0.cols, h0.rows, hidden)
+        require_shape("d_initial_cell", d_initial_cell.rows, d_initial_cell.cols,
+                      d_initial.rows, hidden)
+    _require_kept(cell, &C, &A, &HN, n_rows, hidden)
+    require_shape("shifted", shifted.rows, shifted.cols, n_rows,
+                  width if cell.shifts_next_deltas else X.cols + hidden)
+    init_job(&job, floating is double, X.data, <int> X.cols, seq_len, chunk_row_start,
+             chunk_size, hidden)
     job.cell = cell
-    job.W_ih, job.W_hh, job.h0 = &W_ih[0, 0], &W_hh[0, 0], &h0[0, 0]
-    job.c0 = const_row_pointer(c0)
-    job.h0_stride = hidden if h0.shape[0] > 1 else 0
+    job.W_ih, job.W_hh, job.h0, job.c0 = W_ih.data, W_hh.data, h0.data, c0.data
+    job.h0_stride = hidden if h0.rows > 1 else 0
     job.has_initial_state, job.given_initial_state = has_initial_state, p.given_initial_state
     job.activation = p.activation
-    job.d_initial, job.d_initial_cell = row_pointer(d_initial), row_pointer(d_initial_cell)
-    # (BPTT only reads H, C, A and HN.)
-    job.H, job.C = <void *> const_row_pointer(H), <void *> const_row_pointer(C)
-    job.A, job.HN = <void *> const_row_pointer(A), <void *> const_row_pointer(HN)
-    job.dH = const_row_pointer(dH)
-    job.D, job.shifted, job.dX = row_pointer(D), row_pointer(shifted), row_pointer(dX)
-    job.work, job.work_stride = row_pointer(work), work.shape[1]
-    job.chunk_grad, job.chunk_grad_stride = row_pointer(chunk_grad), chunk_grad.shape[1]
+    job.d_initial, job.d_initial_cell = d_initial.data, d_initial_cell.data
+    job.H, job.C, job.A, job.HN = H.data, C.data, A.data, HN.data  # (BPTT only reads them)
+    job.dH = dH.data
+    job.D, job.shifted, job.dX = D.data, shifted.data, dX.data
+    job.work, job.work_stride = work.data, work.cols
+    job.chunk_grad, job.chunk_grad_stride = chunk_grad.data, chunk_grad.cols
     try:
         # The recurrent weight transposed, packed once for every step of
         # every chunk.
-        job.packed[0] = pack_weight(width, hidden, &W_hh[0, 0], width, True)
+        job.packed[0] = pack_weight(width, hidden, <const floating *> W_hh.data, width, True)
         run_chunks(&job, backward_task, n_chunks, n_threads)
     finally:
         free_packed_weights(&job)
-    sum_chunk_gradients(chunk_grad, grad)
+    sum_chunk_gradients(<const floating *> chunk_grad.data, n_chunks, grad.rows,
+                        <floating *> grad.data)
     return 0
-
-
