@@ -185,19 +185,33 @@ def _elman_pass(**arrays):
 
 def test_kernel_arrays_of_the_wrong_kind_raise():
     assert _layer.forward(_elman.CELL, _elman_pass(), 1) is True
-    read_only = np.zeros((2, 4))
-    read_only.flags.writeable = False
     cases = [
         (dict(W_ih=[[0.0] * 4] * 8), TypeError, "W_ih is a list, not a NumPy array"),
         (dict(X=np.zeros((5, 8), np.float32)), ValueError,
          "X must be a C-contiguous 2-D array of float64; got 2-D float32"),
         (dict(b=np.zeros((1, 4))), ValueError, "b must be .* 1-D array of float64; got 2-D"),
         (dict(W_hh=np.zeros((4, 8))[:, ::2]), ValueError, "W_hh .* not C-contiguous"),
-        (dict(final=read_only), ValueError, "final must be a C-contiguous writeable .* read-only"),
+        (dict(final=_read_only(np.zeros((2, 4)))), ValueError,
+         "final must be a C-contiguous writeable .* read-only"),
     ]
     for arrays, error, message in cases:
         with pytest.raises(error, match=message):
             _layer.forward(_elman.CELL, _elman_pass(**arrays), 1)
+    # The output layer, the prediction's argmax and the batch's sort check alike.
+    X, W, b, out = np.zeros((2, 3)), np.zeros((3, 4)), np.zeros(4), np.zeros((2, 4))
+    with pytest.raises(ValueError, match="W must be .* float64; got 2-D float32"):
+        _dense.dense_forward(X, W.astype(np.float32), b, out)
+    with pytest.raises(ValueError, match="rows must be .* 1-D array of int64"):
+        _dense.dense_forward(X, W, b, out, np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="out must be a C-contiguous writeable .* read-only"):
+        _dense.row_argmax(X, _read_only(np.zeros(2, np.intp)))
+    with pytest.raises(ValueError, match="lengths must be .* int64; got 1-D int32"):
+        _layout.sort_and_chunk(np.ones(2, np.int32), np.zeros(2, np.intp), 32)
+
+
+def _read_only(array):
+    array.flags.writeable = False
+    return array
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -440,12 +454,14 @@ def test_readme_example_runs_without_warnings():
         exec(compile(example, "README.md", "exec"), {})
 
 
-@pytest.mark.parametrize("params", [dict(validation_fraction=0.0),
-                                    dict(validation_fraction=0.5)])
-def test_an_early_stopping_split_that_cannot_be_made_changes_nothing(params):
+@pytest.mark.parametrize("params, message", [
+    (dict(validation_fraction=0.0), "test_size=0.0"),
+    (dict(validation_fraction=0.5), "least populated class"),
+])
+def test_an_early_stopping_split_that_cannot_be_made_changes_nothing(params, message):
     X, y = _data()
     clf = RNNClassifier(**FAST).fit(X, y)
     clf.set_params(early_stopping=True, **params)
     y_rare = y.copy()
     y_rare[0] = 2  # a class of one sequence cannot be stratified
-    _assert_raises_and_unchanged(clf, lambda: clf.fit(X, y_rare), "")
+    _assert_raises_and_unchanged(clf, lambda: clf.fit(X, y_rare), message)

@@ -45,3 +45,10 @@ cdef inline int read_array(
     out.cols = cnp.PyArray_DIM(a, 1) if ndim == 2 else 1
     out.data = cnp.PyArray_DATA(a) if out.rows > 0 and out.cols > 0 else NULL
     return 0
+
+
+cdef inline bint is_float64(object array):
+    """Whether ``array`` is an ndarray of float64: how an entry point taking
+    arrays of either float type picks its path (the other path then checks
+    that every array is float32)."""
+    return cnp.PyArray_Check(array) and cnp.PyArray_TYPE(<cnp.ndarray> array) == cnp.NPY_DOUBLE

@@ -10,16 +10,20 @@ was held around the whole prediction. With this product a prediction calls
 no BLAS at all.
 """
 
+cimport numpy as cnp
 from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+from ._arrays cimport Matrix, is_float64, read_array
 from ._boundary cimport check_thread_count, require_length, require_shape
 from ._packed cimport (
     SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, gemm, pack_weight, packed_gemm_bias,
     skrnn_isa_level,
 )
 from ._team cimport team_run
+
+cnp.import_array()
 
 
 def instruction_set():
@@ -86,14 +90,7 @@ cdef void _dense_task(void *job_, Py_ssize_t block, int worker) noexcept nogil:
         _dense_rows(job, block, worker, <float *> NULL)
 
 
-def dense_forward(
-    const floating[:, ::1] X,
-    const floating[:, ::1] W,
-    const floating[::1] b,
-    floating[:, ::1] out,
-    const Py_ssize_t[::1] rows=None,
-    int n_threads=1,
-):
+def dense_forward(X, W, b, out, rows=None, int n_threads=1):
     """out = X @ W + b, or, with ``rows``, out[rows[i]] = X[i] @ W + b.
 
     Parameters
@@ -103,77 +100,119 @@ def dense_forward(
     b : (n_out,) array
     out : (n_rows, n_out) array, written (with ``rows``: any number of
         rows, those ``rows`` names written)
-    rows : (n_rows,) array of rows of ``out``, optional
+    rows : (n_rows,) intp array of rows of ``out``, optional
         Where each row's result goes: the output layer writes each head
         row's outputs in the caller's order, with no scatter after it.
     n_threads : int
         Blocks of 256 rows are shared among the kernels' team; each row is
         computed alone, so the result does not depend on the thread count.
+
+    Every array is C-contiguous, and X, W, b and out of one float dtype.
     """
-    cdef DenseJob job
-    cdef Py_ssize_t i, n_rows = X.shape[0], n_blocks
-    cdef floating *packed_W
-    require_shape("W", W.shape[0], W.shape[1], X.shape[1], -1)
-    require_length("b", b.shape[0], W.shape[1])
-    check_thread_count(n_threads)
-    if rows is None:
-        require_shape("out", out.shape[0], out.shape[1], n_rows, W.shape[1])
+    if is_float64(X):
+        _dense_forward(X, W, b, out, rows, n_threads, <double *> NULL)
     else:
-        require_length("rows", rows.shape[0], n_rows)
-        require_shape("out", out.shape[0], out.shape[1], -1, W.shape[1])
+        _dense_forward(X, W, b, out, rows, n_threads, <float *> NULL)
+
+
+cdef int _dense_forward(
+    object X_array, object W_array, object b_array, object out_array, object rows_array,
+    int n_threads, floating *dtype,
+) except -1:
+    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
+    cdef Matrix X, W, b, out, rows
+    cdef DenseJob job
+    cdef Py_ssize_t i, n_rows, n_blocks
+    cdef const Py_ssize_t *row_of
+    cdef floating *packed_W
+    read_array(X_array, "X", 2, t, False, &X)
+    read_array(W_array, "W", 2, t, False, &W)
+    read_array(b_array, "b", 1, t, False, &b)
+    read_array(out_array, "out", 2, t, True, &out)
+    n_rows = X.rows
+    require_shape("W", W.rows, W.cols, X.cols, -1)
+    require_length("b", b.rows, W.cols)
+    check_thread_count(n_threads)
+    if rows_array is None:
+        require_shape("out", out.rows, out.cols, n_rows, W.cols)
+        row_of = NULL
+    else:
+        read_array(rows_array, "rows", 1, cnp.NPY_INTP, False, &rows)
+        require_length("rows", rows.rows, n_rows)
+        require_shape("out", out.rows, out.cols, -1, W.cols)
+        row_of = <const Py_ssize_t *> rows.data
         for i in range(n_rows):
-            if rows[i] < 0 or rows[i] >= out.shape[0]:
-                raise ValueError(f"kernel argument rows[{i}] = {rows[i]} is not a row "
-                                 f"of out ({out.shape[0]} rows)")
-    if n_rows == 0 or W.shape[1] == 0:
-        return
+            if row_of[i] < 0 or row_of[i] >= out.rows:
+                raise ValueError(f"kernel argument rows[{i}] = {row_of[i]} is not a row "
+                                 f"of out ({out.rows} rows)")
+    if n_rows == 0 or W.cols == 0:
+        return 0
     n_blocks = (n_rows + DENSE_BLOCK_ROWS - 1) // DENSE_BLOCK_ROWS
     n_threads = <int> min(n_threads, n_blocks)
     job.is_double = floating is double
-    job.X, job.b, job.out = &X[0, 0], &b[0], &out[0, 0]
-    job.rows = &rows[0] if rows is not None else NULL
-    job.n_rows, job.n_in, job.n_out = n_rows, <int> W.shape[0], <int> W.shape[1]
+    job.X, job.b, job.out, job.rows = X.data, b.data, out.data, row_of
+    job.n_rows, job.n_in, job.n_out = n_rows, <int> W.rows, <int> W.cols
     job.block_rows = DENSE_BLOCK_ROWS
     job.scratch = NULL
-    if rows is not None:
-        job.scratch = malloc(n_threads * DENSE_BLOCK_ROWS * W.shape[1] * sizeof(floating))
+    if row_of != NULL:
+        job.scratch = malloc(n_threads * DENSE_BLOCK_ROWS * W.cols * sizeof(floating))
         if job.scratch == NULL:
             raise MemoryError("cannot allocate the output layer's scratch")
-    packed_W = pack_weight(W.shape[0], W.shape[1], &W[0, 0], W.shape[1], False)
+    packed_W = pack_weight(<int> W.rows, <int> W.cols, <const floating *> W.data, <int> W.cols,
+                           False)
     job.packed_W = packed_W
     with nogil:
         team_run(n_threads, n_blocks, _dense_task, &job)
     free_packed(packed_W)
     free(job.scratch)
+    return 0
 
 
-def row_argmax(const floating[:, ::1] raw, Py_ssize_t[::1] out):
+def row_argmax(raw, out):
     """out[i] = the column of row i's largest value, the first of equals; a
     NaN counts as the largest (numpy's argmax). Branch-free over each row's
     few values, where numpy's argmax mispredicts a branch at every new
-    maximum and takes ten times as long."""
-    cdef Py_ssize_t i, j, best_j, n_columns = raw.shape[1]
+    maximum and takes ten times as long.
+
+    ``raw`` is a C-contiguous float array (n_rows, n_columns), ``out`` an
+    intp array (n_rows,), written."""
+    if is_float64(raw):
+        _row_argmax(raw, out, <double *> NULL)
+    else:
+        _row_argmax(raw, out, <float *> NULL)
+
+
+cdef int _row_argmax(object raw_array, object out_array, floating *dtype) except -1:
+    cdef Matrix raw_matrix, out_vector
+    cdef Py_ssize_t i, j, best_j, n_columns
     cdef floating best, value
     cdef bint greater, has_nan
-    require_length("out", out.shape[0], raw.shape[0])
+    read_array(raw_array, "raw", 2, cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT,
+               False, &raw_matrix)
+    read_array(out_array, "out", 1, cnp.NPY_INTP, True, &out_vector)
+    require_length("out", out_vector.rows, raw_matrix.rows)
+    n_columns = raw_matrix.cols
     if n_columns == 0:
         raise ValueError("kernel argument raw has no columns")
+    cdef const floating *raw = <const floating *> raw_matrix.data
+    cdef Py_ssize_t *out = <Py_ssize_t *> out_vector.data
     with nogil:
-        for i in range(raw.shape[0]):
-            best, best_j = raw[i, 0], 0
+        for i in range(raw_matrix.rows):
+            best, best_j = raw[i * n_columns], 0
             has_nan = best != best
             for j in range(1, n_columns):
-                value = raw[i, j]
+                value = raw[i * n_columns + j]
                 greater = value > best
                 best_j = j if greater else best_j
                 best = value if greater else best
                 has_nan = has_nan | (value != value)
             if has_nan:
                 for j in range(n_columns):
-                    if raw[i, j] != raw[i, j]:
+                    if raw[i * n_columns + j] != raw[i * n_columns + j]:
                         best_j = j
                         break
             out[i] = best_j
+    return 0
 
 
 cdef struct ProductJob:

@@ -19,7 +19,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.string cimport memset
 
-from ._arrays cimport Matrix, read_array
+from ._arrays cimport Matrix, is_float64, read_array
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
@@ -37,12 +37,6 @@ cnp.import_array()
 
 cdef const Cell *_cell_of(cell) except NULL:
     return <const Cell *> PyCapsule_GetPointer(cell, b"skrnn.Cell")
-
-
-cdef inline bint _is_double(object array):
-    """Whether a pass is in float64, by its W_hh (float32 otherwise: the
-    pass then checks that every array is)."""
-    return cnp.PyArray_Check(array) and cnp.PyArray_TYPE(<cnp.ndarray> array) == cnp.NPY_DOUBLE
 
 
 def kept_arrays(cell):
@@ -103,7 +97,7 @@ def forward(cell, p, int n_threads):
         True for a training pass, which does not check.
     """
     cdef const Cell *c = _cell_of(cell)
-    if _is_double(p.W_hh):
+    if is_float64(p.W_hh):
         return bool(_forward_pass(c, p, n_threads, <double *> NULL))
     return bool(_forward_pass(c, p, n_threads, <float *> NULL))
 
@@ -192,7 +186,7 @@ def backward(cell, p, int n_threads):
     rows. Arguments as for ``forward``.
     """
     cdef const Cell *c = _cell_of(cell)
-    if _is_double(p.W_hh):
+    if is_float64(p.W_hh):
         _backward_pass(c, p, n_threads, <double *> NULL)
     else:
         _backward_pass(c, p, n_threads, <float *> NULL)

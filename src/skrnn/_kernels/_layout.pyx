@@ -10,10 +10,14 @@ sequence at the mirrored step L - 1 - t.
 
 import numpy as np
 
+cimport numpy as cnp
 from cython cimport floating
 from libc.string cimport memcpy
 
+from ._arrays cimport Matrix, read_array
 from ._boundary cimport check_chunked_batch, require_length, require_shape
+
+cnp.import_array()
 
 
 def sort_and_chunk(lengths_array, starts_array, Py_ssize_t chunk_size):
@@ -36,13 +40,16 @@ def sort_and_chunk(lengths_array, starts_array, Py_ssize_t chunk_size):
     chunk_row_start : (n_chunks + 1,) array
         First row of each chunk, and the number of rows last.
     """
-    cdef const Py_ssize_t[::1] lengths = lengths_array
-    cdef const Py_ssize_t[::1] starts = starts_array
-    cdef Py_ssize_t n_seq = lengths.shape[0]
+    cdef Matrix lengths_vector, starts_vector
+    read_array(lengths_array, "lengths", 1, cnp.NPY_INTP, False, &lengths_vector)
+    read_array(starts_array, "starts", 1, cnp.NPY_INTP, False, &starts_vector)
+    cdef const Py_ssize_t *lengths = <const Py_ssize_t *> lengths_vector.data
+    cdef const Py_ssize_t *starts = <const Py_ssize_t *> starts_vector.data
+    cdef Py_ssize_t n_seq = lengths_vector.rows
     cdef Py_ssize_t n_chunks = (n_seq + chunk_size - 1) // chunk_size
     cdef Py_ssize_t q, i
     cdef bint is_sorted = True
-    require_length("starts", starts.shape[0], n_seq)
+    require_length("starts", starts_vector.rows, n_seq)
     if chunk_size < 1:
         raise ValueError(f"chunk_size is {chunk_size}; it must be >= 1")
     for q in range(1, n_seq):
@@ -50,15 +57,17 @@ def sort_and_chunk(lengths_array, starts_array, Py_ssize_t chunk_size):
             is_sorted = False
             break
     # A batch of one length (every 3-D X) is its own order: no sort.
-    order_array = (np.arange(n_seq, dtype=np.intp) if is_sorted
-                   else np.argsort(np.negative(lengths_array), kind="stable"))
-    seq_start_array = np.empty(n_seq, np.intp)
-    seq_len_array = np.empty(n_seq, np.intp)
-    chunk_row_start_array = np.empty(n_chunks + 1, np.intp)
-    cdef const Py_ssize_t[::1] order = order_array
-    cdef Py_ssize_t[::1] seq_start = seq_start_array
-    cdef Py_ssize_t[::1] seq_len = seq_len_array
-    cdef Py_ssize_t[::1] chunk_row_start = chunk_row_start_array
+    cdef cnp.ndarray order_array = (
+        np.arange(n_seq, dtype=np.intp) if is_sorted
+        else np.argsort(np.negative(lengths_array), kind="stable"))
+    cdef cnp.ndarray seq_start_array = np.empty(n_seq, np.intp)
+    cdef cnp.ndarray seq_len_array = np.empty(n_seq, np.intp)
+    cdef cnp.ndarray chunk_row_start_array = np.empty(n_chunks + 1, np.intp)
+    # (New contiguous intp arrays, of the lengths the loop below writes.)
+    cdef const Py_ssize_t *order = <const Py_ssize_t *> cnp.PyArray_DATA(order_array)
+    cdef Py_ssize_t *seq_start = <Py_ssize_t *> cnp.PyArray_DATA(seq_start_array)
+    cdef Py_ssize_t *seq_len = <Py_ssize_t *> cnp.PyArray_DATA(seq_len_array)
+    cdef Py_ssize_t *chunk_row_start = <Py_ssize_t *> cnp.PyArray_DATA(chunk_row_start_array)
     chunk_row_start[0] = 0
     for q in range(n_seq):
         i = order[q]
