@@ -189,40 +189,34 @@ cdef inline void _predict_step(const ChunkJob *j, Slab *s, floating *dtype) noex
     cdef floating *hns = gates + s.n_seq * width            # row stride ``hidden``
     cdef const floating *h_prev
     cdef bint recurrent = s.t > 0 or j.has_initial_state
+    if recurrent:
+        h_prev, prev_stride = &xh[n_in], ld
+    else:
+        h_prev, prev_stride = <const floating *> j.h0 + s.first * j.h0_stride, 0
     if s.projected != NULL:
         gates = <floating *> s.projected
-        h_prev = &xh[n_in] if recurrent else <const floating *> j.h0 + s.first * j.h0_stride
-        prev_stride = ld if recurrent else 0
         # r and z: x_t W_i + h_{t-1} W_h + b; n: x_t W_in + b_in.
         packed_gemm_continue(<int> s.running, 2 * hidden, hidden if recurrent else 0,
                              h_prev, ld, <const floating *> j.packed[1], b, gates, width)
         packed_gemm_continue(<int> s.running, hidden, 0, h_prev, ld,
                              <const floating *> j.packed[1], &b[2 * hidden],
                              &gates[2 * hidden], width)
-        if recurrent:
-            packed_gemm_bias(<int> s.running, hidden, hidden, h_prev, ld,
-                             <const floating *> j.packed[3], <const floating *> j.b_hn,
-                             hns, hidden)
-        else:
-            for p in range(s.running):
-                memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
     elif recurrent:
-        h_prev = &xh[n_in]
-        prev_stride = ld
         packed_gemm_bias(<int> s.running, 2 * hidden, ld, xh, ld,
                          <const floating *> j.packed[1], b, gates, width)
         packed_gemm_bias(<int> s.running, hidden, n_in, xh, ld,
                          <const floating *> j.packed[2], &b[2 * hidden], &gates[2 * hidden],
                          width)
+    else:
+        # From a zero h0: the input projection alone.
+        packed_gemm_bias(<int> s.running, width, n_in, xh, ld,
+                         <const floating *> j.packed[0], b, gates, width)
+    # h_{t-1} W_hn + b_hn, which r multiplies: b_hn alone from a zero h0.
+    if recurrent:
         packed_gemm_bias(<int> s.running, hidden, hidden, h_prev, ld,
                          <const floating *> j.packed[3], <const floating *> j.b_hn, hns,
                          hidden)
     else:
-        # From a zero h0: the input projection alone, and hn = b_hn.
-        h_prev = <const floating *> j.h0 + s.first * j.h0_stride
-        prev_stride = 0
-        packed_gemm_bias(<int> s.running, width, n_in, xh, ld,
-                         <const floating *> j.packed[0], b, gates, width)
         for p in range(s.running):
             memcpy(&hns[p * hidden], j.b_hn, hidden * sizeof(floating))
     _step(s.running, hidden, gates, hns, h_prev, prev_stride, <floating *> s.states, ld)
