@@ -4,13 +4,15 @@ A^T B with k in blocks of 256, and D W_ih^T. They must equal NumPy's
 products to rounding for every shape the blocking cuts differently: k
 below, at and past a block, a partial last block; m and n off the panel
 width (16 floats, 8 doubles) and the micro-kernels' heights (8, 4, 2, 1
-rows). tests/test_isa_paths.py runs this module on every instruction-set
-path."""
+rows). The sums of a gradient's rows (its bias, and the chunks' buffers)
+add in row order, checked bitwise.
+tests/test_isa_paths.py runs this module on every instruction-set path."""
 
 import numpy as np
 import pytest
 
 from skrnn._kernels._dense import product
+from skrnn._kernels._layer import summed_rows
 
 SHAPES = [(1, 1, 1), (3, 7, 5), (17, 33, 9), (8, 256, 16), (13, 257, 40), (80, 800, 256),
           (272, 600, 100), (5, 1000, 3)]
@@ -134,3 +136,24 @@ def test_row_argmax_is_numpys():
     np.testing.assert_array_equal(index, raw.argmax(axis=1))
     row_argmax(raw[:, :1].copy(), index)
     assert np.all(index == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_rows, n_cols", [(0, 5), (1, 1), (3, 7), (800, 256), (37, 300),
+                                            (5, 64), (2, 1000), (1000, 3)])
+def test_summed_rows_add_in_row_order(n_rows, n_cols, dtype):
+    # The bias gradients and the sum of the chunks' gradient buffers:
+    # each column's sum is 0 + a[0] + a[1] + ... in row order, whether its
+    # column falls in a block summed in registers or in the columns left
+    # after the last block, so that a gradient does not depend on how the
+    # columns are cut.
+    rng = np.random.RandomState(n_rows * 1000 + n_cols)
+    a = rng.normal(size=(n_rows, n_cols)).astype(dtype)
+    expected = np.zeros(n_cols, dtype)
+    for row in a:
+        expected = expected + row
+    out = np.full(n_cols, np.nan, dtype)
+    summed_rows(a, out)
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match="out has 2 entries"):
+        summed_rows(a, np.empty(2, dtype))

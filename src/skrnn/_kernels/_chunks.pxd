@@ -47,6 +47,13 @@ cdef extern from "_tanh.h":
                           Py_ssize_t ld) noexcept nogil
 
 
+cdef extern from "_column_sums.h":
+    void skrnn_column_sums_float(const float *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                 Py_ssize_t lda, float *sums) noexcept nogil
+    void skrnn_column_sums_double(const double *a, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                  Py_ssize_t lda, double *sums) noexcept nogil
+
+
 cdef inline void tanh_rows(
     floating *a, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
 ) noexcept nogil:
@@ -76,28 +83,21 @@ cdef inline void column_sums(
     const floating *a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
     floating *sums,
 ) noexcept nogil:
-    """sums[j] = sum_i a[i, j] for a row-major block with row stride lda."""
-    cdef Py_ssize_t i, j
-    for j in range(n_cols):
-        sums[j] = 0
-    for i in range(n_rows):
-        for j in range(n_cols):
-            sums[j] += a[i * lda + j]
+    """sums[j] = sum_i a[i, j], in row order, for a row-major block with row
+    stride lda."""
+    if floating is float:
+        skrnn_column_sums_float(a, n_rows, n_cols, lda, sums)
+    else:
+        skrnn_column_sums_double(a, n_rows, n_cols, lda, sums)
 
 
 cdef inline void sum_chunk_gradients(
     const floating *chunk_grad, Py_ssize_t n_chunks, Py_ssize_t n, floating *grad,
 ) noexcept nogil:
     """grad (n values) = the sum of the chunks' gradients (rows of n values),
-    always added in chunk order. (On one thread: a few adds per parameter,
-    against a whole BPTT pass.)"""
-    cdef Py_ssize_t i, c
-    cdef floating total
-    for i in range(n):
-        total = 0
-        for c in range(n_chunks):
-            total = total + chunk_grad[c * n + i]
-        grad[i] = total
+    always added in chunk order: the column sums of the chunks' rows. (On one
+    thread: a few adds per parameter, against a whole BPTT pass.)"""
+    column_sums(chunk_grad, n_chunks, n, n, grad)
 
 
 # -- a kernel call's arguments, as the team's tasks read them ------------------

@@ -24,7 +24,7 @@ from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
 from ._chunks cimport (
-    ChunkJob, init_job, run_chunks, sum_chunk_gradients,
+    ChunkJob, column_sums, init_job, run_chunks, sum_chunk_gradients,
 )
 from ._driver cimport (
     Cell, backward_task, cell_backward_work_size, cell_forward_work_size, forward_task,
@@ -62,6 +62,24 @@ def predicts_ahead(cell, Py_ssize_t n_sequences, int n_in, int hidden, bint is_d
     job.cell = _cell_of(cell)
     job.n_seq, job.n_in, job.hidden, job.is_double = n_sequences, n_in, hidden, is_double
     return bool(projects_ahead(&job))
+
+
+def summed_rows(a, out):
+    """out = the sum of a's rows, added in row order (``column_sums`` of
+    _chunks.pxd: the bias gradients over a chunk's rows, and a layer's
+    gradient over the chunks' buffers), for tests."""
+    cdef int t = cnp.NPY_DOUBLE if is_float64(a) else cnp.NPY_FLOAT
+    cdef Matrix rows, sums
+    read_array(a, "a", 2, t, False, &rows)
+    read_array(out, "out", 1, t, True, &sums)
+    if sums.rows != rows.cols:
+        raise ValueError(f"out has {sums.rows} entries; the rows of a have {rows.cols}")
+    if t == cnp.NPY_DOUBLE:
+        column_sums(<const double *> rows.data, rows.rows, rows.cols, rows.cols,
+                    <double *> sums.data)
+    else:
+        column_sums(<const float *> rows.data, rows.rows, rows.cols, rows.cols,
+                    <float *> sums.data)
 
 
 def forward_work_size(cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
