@@ -4,8 +4,8 @@ A^T B with k in blocks of 256, and D W_ih^T. They must equal NumPy's
 products to rounding for every shape the blocking cuts differently: k
 below, at and past a block, a partial last block; m and n off the panel
 width (16 floats, 8 doubles) and the micro-kernels' heights (8, 4, 2, 1
-rows). The sums of a gradient's rows (its bias, and the chunks' buffers)
-add in row order, checked bitwise.
+rows). Packing moves data only, and the sums of a gradient's rows (its
+bias, and the chunks' buffers) add in row order: both are checked bitwise.
 tests/test_isa_paths.py runs this module on every instruction-set path."""
 
 import numpy as np
@@ -41,19 +41,25 @@ def test_product_matches_numpy(m, k, n, trans_a, trans_b, dtype, rtol):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("m, k, n", SHAPES)
-def test_transposed_operand_gives_the_same_sums(m, k, n, dtype):
-    # op(A)'s columns are moved into rows (in register tiles of 8 x 8
-    # floats or 4 x 4 doubles where the CPU has AVX2, element by element at
-    # the ragged edges) before the same micro-kernels run: only data moves,
-    # so A^T B equals, bitwise, the product of A^T copied by NumPy.
+@pytest.mark.parametrize("transposed", ["A", "B"])
+def test_transposed_operand_gives_the_same_sums(m, k, n, dtype, transposed):
+    # op(A)'s columns are moved into rows before the micro-kernels run, and
+    # op(B) = B^T is packed a panel at a time from B's rows turned into
+    # columns: in register tiles of 8 x 8 floats or 4 x 4 doubles where the
+    # CPU has AVX2, element by element at the ragged edges. Only data
+    # moves, so the product equals, bitwise, that of the operand transposed
+    # by NumPy.
     rng = np.random.RandomState(m * 1000 + k + n)
-    A = rng.normal(size=(k, m)).astype(dtype)
-    B = rng.normal(size=(k, n)).astype(dtype)
-    transposed = np.empty((m, n), dtype)
-    product(A, B, transposed, trans_a=True)
+    A = rng.normal(size=(k, m) if transposed == "A" else (m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if transposed == "B" else (k, n)).astype(dtype)
+    out = np.empty((m, n), dtype)
+    product(A, B, out, trans_a=transposed == "A", trans_b=transposed == "B")
     copied = np.empty((m, n), dtype)
-    product(np.ascontiguousarray(A.T), B, copied)
-    np.testing.assert_array_equal(transposed, copied)
+    if transposed == "A":
+        product(np.ascontiguousarray(A.T), B, copied)
+    else:
+        product(A, np.ascontiguousarray(B.T), copied)
+    np.testing.assert_array_equal(out, copied)
 
 
 def test_empty_sum_sets_or_keeps():
