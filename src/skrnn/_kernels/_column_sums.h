@@ -5,13 +5,13 @@
  * skrnn_column_sums_T(a, n_rows, n_cols, lda, sums):
  *     sums[j] = 0 + a[0, j] + a[1, j] + ... + a[n_rows - 1, j], in that order.
  *
- * Summed a row at a time into ``sums`` itself, each row's adds wait on the
- * stores of the row before. Here SKRNN_SUM_BLOCK columns are summed at once
- * in accumulators the compiler keeps in vector registers over all the rows,
- * then stored; the columns left after the last whole block are summed the
- * plain way. Each column's sum is the same chain of adds in row order either
- * way, so every path gives the same bits. Compiled per instruction set
- * (_isa.h).
+ * Added a row at a time into ``sums`` itself, each row's adds would wait on
+ * the stores of the row before; so SKRNN_SUM_BLOCK columns are summed at
+ * once, in accumulators the compiler keeps in vector registers over all the
+ * rows, and then stored. The columns left after the last whole block are
+ * added into ``sums`` a row at a time. Each column's sum is the same chain
+ * of adds in row order either way, so every path gives the same bits.
+ * Compiled per instruction set (_isa.h).
  */
 #ifndef SKRNN_COLUMN_SUMS_H
 #define SKRNN_COLUMN_SUMS_H
