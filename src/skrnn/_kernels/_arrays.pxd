@@ -13,6 +13,7 @@
 # holds them).
 
 cimport numpy as cnp
+from cython cimport floating
 
 
 cdef struct Matrix:
@@ -52,3 +53,9 @@ cdef inline bint is_float64(object array):
     arrays of either float type picks its path (the other path then checks
     that every array is float32)."""
     return cnp.PyArray_Check(array) and cnp.PyArray_TYPE(<cnp.ndarray> array) == cnp.NPY_DOUBLE
+
+
+cdef inline int typenum_of(floating *dtype) noexcept nogil:
+    """NumPy's type number of ``floating`` (``dtype`` only selects it): what
+    a fused entry point asks ``read_array`` for."""
+    return cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT

@@ -15,7 +15,7 @@ from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from ._arrays cimport Matrix, is_float64, read_array
+from ._arrays cimport Matrix, is_float64, read_array, typenum_of
 from ._boundary cimport check_thread_count, require_length, require_shape
 from ._packed cimport (
     SKRNN_ISA_AVX2, SKRNN_ISA_AVX512, free_packed, gemm, pack_weight, packed_gemm_bias,
@@ -119,7 +119,7 @@ cdef int _dense_forward(
     object X_array, object W_array, object b_array, object out_array, object rows_array,
     int n_threads, floating *dtype,
 ) except -1:
-    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
+    cdef int t = typenum_of(dtype)
     cdef Matrix X, W, b, out, rows
     cdef DenseJob job
     cdef Py_ssize_t i, n_rows, n_blocks
@@ -187,8 +187,7 @@ cdef int _row_argmax(object raw_array, object out_array, floating *dtype) except
     cdef Py_ssize_t i, j, best_j, n_columns
     cdef floating best, value
     cdef bint greater, has_nan
-    read_array(raw_array, "raw", 2, cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT,
-               False, &raw_matrix)
+    read_array(raw_array, "raw", 2, typenum_of(dtype), False, &raw_matrix)
     read_array(out_array, "out", 1, cnp.NPY_INTP, True, &out_vector)
     require_length("out", out_vector.rows, raw_matrix.rows)
     n_columns = raw_matrix.cols

@@ -19,7 +19,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.string cimport memset
 
-from ._arrays cimport Matrix, is_float64, read_array
+from ._arrays cimport Matrix, is_float64, read_array, typenum_of
 from ._boundary cimport (
     check_backward_pass, check_forward_pass, require_length, require_shape,
 )
@@ -68,18 +68,21 @@ def summed_rows(a, out):
     """out = the sum of a's rows, added in row order (``column_sums`` of
     _chunks.pxd: the bias gradients over a chunk's rows, and a layer's
     gradient over the chunks' buffers), for tests."""
-    cdef int t = cnp.NPY_DOUBLE if is_float64(a) else cnp.NPY_FLOAT
+    if is_float64(a):
+        _summed_rows(a, out, <double *> NULL)
+    else:
+        _summed_rows(a, out, <float *> NULL)
+
+
+cdef int _summed_rows(object a, object out, floating *dtype) except -1:
     cdef Matrix rows, sums
-    read_array(a, "a", 2, t, False, &rows)
-    read_array(out, "out", 1, t, True, &sums)
+    read_array(a, "a", 2, typenum_of(dtype), False, &rows)
+    read_array(out, "out", 1, typenum_of(dtype), True, &sums)
     if sums.rows != rows.cols:
         raise ValueError(f"out has {sums.rows} entries; the rows of a have {rows.cols}")
-    if t == cnp.NPY_DOUBLE:
-        column_sums(<const double *> rows.data, rows.rows, rows.cols, rows.cols,
-                    <double *> sums.data)
-    else:
-        column_sums(<const float *> rows.data, rows.rows, rows.cols, rows.cols,
-                    <float *> sums.data)
+    column_sums(<const floating *> rows.data, rows.rows, rows.cols, rows.cols,
+                <floating *> sums.data)
+    return 0
 
 
 def forward_work_size(cell, Py_ssize_t chunk_size, Py_ssize_t hidden, Py_ssize_t n_in):
@@ -124,7 +127,7 @@ cdef int _forward_pass(
     const Cell *cell, object p, int n_threads, floating *dtype,
 ) except -1:
     # (``p`` holds every array for the call.)
-    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
+    cdef int t = typenum_of(dtype)
     cdef const Py_ssize_t[::1] input_start = p.input_start
     cdef const Py_ssize_t[::1] seq_len = p.seq_len
     cdef const Py_ssize_t[::1] chunk_row_start = p.chunk_row_start
@@ -214,7 +217,7 @@ cdef int _backward_pass(
     const Cell *cell, object p, int n_threads, floating *dtype,
 ) except -1:
     # (``p`` holds every array for the call.)
-    cdef int t = cnp.NPY_DOUBLE if floating is double else cnp.NPY_FLOAT
+    cdef int t = typenum_of(dtype)
     cdef const Py_ssize_t[::1] seq_len = p.seq_len
     cdef const Py_ssize_t[::1] chunk_row_start = p.chunk_row_start
     cdef Py_ssize_t chunk_size = p.chunk_size
